@@ -1,0 +1,1 @@
+"""dealgate: a guided complex-sale workflow engine."""

@@ -1,0 +1,1 @@
+"""The process engine: definitions as data, shared state machines, gate evaluation."""

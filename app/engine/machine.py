@@ -1,0 +1,156 @@
+"""The shared state machine of a process definition and the moves it allows."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from transitions import EventData, Machine, MachineError
+
+from app.engine.definition import OUTCOMES, ProcessDefinition
+from app.engine.gates import GateResult, evaluate_gate
+from app.errors import DomainError, GateBlocked, InvalidInput, MoveNotAllowed, ReasonRequired
+
+
+class _Move:
+    """The light model a trigger runs on: where the opportunity stands and what it carries."""
+
+    __slots__ = ("state", "resume_step", "document", "reason", "gates", "refusal")
+
+    def __init__(self, state: str, resume_step: str, document: Mapping[str, Any],
+                 reason: str | None) -> None:
+        self.state = state
+        self.resume_step = resume_step
+        self.document = document
+        self.reason = reason
+        self.gates: list[GateResult] = []
+        self.refusal: DomainError | None = None
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    """What a move did: its kind, the step and status after it, and every gate it evaluated."""
+
+    kind: str
+    from_step: str
+    to_step: str
+    status: str
+    gates: tuple[GateResult, ...]
+
+
+class ProcessMachine:
+    """One `transitions` machine per process definition, shared by every opportunity."""
+
+    def __init__(self, definition: ProcessDefinition) -> None:
+        self.definition = definition
+        steps = list(definition.step_names)
+        open_steps = steps[:-1]  # the last step is the won outcome: nothing to lose any more
+        transitions: list[dict[str, Any]] = []
+        for i, dest in enumerate(steps):
+            trigger = f"to_{dest}"
+            if i > 0:
+                transitions.append({"trigger": trigger, "source": steps[:i], "dest": dest,
+                                    "conditions": [self._gates_pass]})
+            if i < len(steps) - 1:
+                transitions.append({"trigger": trigger, "source": steps[i + 1 :], "dest": dest,
+                                    "conditions": [self._has_reason]})
+            transitions.append({"trigger": trigger, "source": list(OUTCOMES), "dest": dest,
+                                "conditions": [self._reopens_here, self._has_reason]})
+        for outcome in OUTCOMES:
+            transitions.append({"trigger": f"to_{outcome}", "source": open_steps, "dest": outcome,
+                                "conditions": [self._has_reason]})
+        self._machine = Machine(model=None, states=steps + list(OUTCOMES), transitions=transitions,
+                                initial=None, auto_transitions=False, send_event=True)
+
+    def targets_from(self, state: str) -> list[str]:
+        """Every state a move can name from this one."""
+        return [t.removeprefix("to_") for t in self._machine.get_triggers(state)]
+
+    def move(self, *, step: str, status: str, to: str, reason: str | None,
+             document: Mapping[str, Any]) -> MoveResult:
+        """Apply the process to a requested move (`next` is the following step); raise its refusal."""
+        definition = self.definition
+        if to == "next":
+            following = definition.next_step(step) if status == "open" else None
+            if following is None:
+                raise MoveNotAllowed(f"There is no next step from {step} ({status}).",
+                                     current=step, allowed=self.targets_from(step))
+            to = following
+        if to not in definition.step_names and to not in OUTCOMES:
+            raise InvalidInput(f"Unknown step {to!r}.",
+                               allowed=list(definition.step_names) + list(OUTCOMES))
+        state = step if status in ("open", "won") else status
+        model = _Move(state, step, document, reason.strip() if reason else None)
+        try:
+            moved = self._machine.events[f"to_{to}"].trigger(model)
+        except MachineError:
+            raise MoveNotAllowed(self._why_not(state, to), current=state,
+                                 allowed=self.targets_from(state)) from None
+        if not moved:
+            assert model.refusal is not None
+            raise model.refusal
+        return MoveResult(kind=self._kind(state, to), from_step=step,
+                          to_step=to if to not in OUTCOMES else step,
+                          status=self._status_after(to), gates=tuple(model.gates))
+
+    def _kind(self, state: str, to: str) -> str:
+        if to in OUTCOMES:
+            return to
+        if state in OUTCOMES:
+            return "reopen"
+        return "forward" if self.definition.position(to) > self.definition.position(state) else "back"
+
+    def _status_after(self, to: str) -> str:
+        if to in OUTCOMES:
+            return to
+        return "won" if to == self.definition.won_step.name else "open"
+
+    def _why_not(self, state: str, to: str) -> str:
+        if state == to:
+            return f"The opportunity already stands at {to}."
+        if state == self.definition.won_step.name and to in OUTCOMES:
+            return f"The opportunity is won; move it back before marking it {to}."
+        return f"No move leads from {state} to {to}."
+
+    def _gates_pass(self, event: EventData) -> bool:
+        model: _Move = event.model
+        for step in self.definition.crossed(model.state, event.transition.dest):
+            if not step.gate:
+                continue
+            result = evaluate_gate(step, model.document)
+            model.gates.append(result)
+            if not result.passed:
+                model.refusal = GateBlocked(
+                    f"The gate into {step.name} is not met: "
+                    + "; ".join(f.code for f in result.unmet if f.severity == "block") + ".",
+                    step=step.name, passed=False, unmet=result.as_dict()["unmet"])
+                return False
+        return True
+
+    def _has_reason(self, event: EventData) -> bool:
+        model: _Move = event.model
+        if model.reason:
+            return True
+        kind = self._kind(model.state, event.transition.dest)
+        model.refusal = ReasonRequired(f"A {kind} move must say why: send a non-empty 'reason'.")
+        return False
+
+    def _reopens_here(self, event: EventData) -> bool:
+        model: _Move = event.model
+        if event.transition.dest == model.resume_step:
+            return True
+        model.refusal = MoveNotAllowed(
+            f"A {model.state} opportunity reopens at the step where it stood, {model.resume_step}.",
+            current=model.state, allowed=[model.resume_step])
+        return False
+
+
+_MACHINES: dict[tuple[str, int], ProcessMachine] = {}
+
+
+def machine_for(definition: ProcessDefinition) -> ProcessMachine:
+    """The cached machine of a published definition (built once per key and version)."""
+    key = (definition.key, definition.version)
+    machine = _MACHINES.get(key)
+    if machine is None:
+        machine = _MACHINES[key] = ProcessMachine(definition)
+    return machine

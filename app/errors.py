@@ -1,0 +1,167 @@
+"""The domain error hierarchy and the one RFC 9457 problem+json handler."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_BASE = "https://dealgate.dev/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+log = logging.getLogger("dealgate")
+
+
+class DomainError(Exception):
+    """A refusal the client can act on; carries its HTTP status and problem type."""
+
+    status = 400
+    type = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class NotFound(DomainError):
+    """The resource does not exist (or is not visible to the caller)."""
+
+    status, type, title = 404, "not-found", "Not found"
+
+
+class InvalidInput(DomainError):
+    """The request is well-formed but a value breaks a rule."""
+
+    status, type, title = 422, "validation-error", "Invalid input"
+
+
+class ReasonRequired(DomainError):
+    """A move that must be explained was asked for without a reason."""
+
+    status, type, title = 422, "reason-required", "A reason is required"
+
+
+class GateBlocked(DomainError):
+    """A gate refused the move: the unmet requirements say what to record."""
+
+    status, type, title = 409, "gate-blocked", "The gate refused the move"
+
+
+class MoveNotAllowed(DomainError):
+    """The process has no such move from where the opportunity stands."""
+
+    status, type, title = 409, "move-not-allowed", "The move is not possible"
+
+
+class Conflict(DomainError):
+    """Another write got there first."""
+
+    status, type, title = 409, "conflict", "Conflicting write"
+
+
+class PreconditionFailed(DomainError):
+    """If-Match named a version that is no longer current."""
+
+    status, type, title = 412, "precondition-failed", "The resource has changed"
+
+
+def problem(request: Request, status: int, type_: str, title: str, detail: str,
+            headers: dict[str, str] | None = None, **extensions: Any) -> JSONResponse:
+    """An application/problem+json response."""
+    body = {"type": PROBLEM_BASE + type_, "title": title, "status": status,
+            "detail": detail, "instance": request.url.path, **extensions}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _pointer(loc: tuple[Any, ...]) -> str:
+    """A JSON Pointer (RFC 6901) into the request body, or the parameter's name."""
+    if loc and loc[0] == "body":
+        return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in loc[1:])
+    return ".".join(str(p) for p in loc)
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return problem(request, exc.status, exc.type, exc.title, exc.detail, **exc.extensions)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem(request, 400, "malformed-json", "Malformed JSON",
+                       "The request body is not valid JSON.")
+    details = [{"pointer": _pointer(tuple(e["loc"])), "in": str(e["loc"][0]) if e["loc"] else "body",
+                "message": e["msg"].removeprefix("Value error, ")} for e in errors]
+    detail = "; ".join(f"{d['pointer'] or '(body)'}: {d['message']}" for d in details)
+    return problem(request, 422, "validation-error", "Invalid input", detail, errors=details)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    slug = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large",
+            415: "unsupported-media-type"}.get(exc.status_code, "http-error")
+    title = slug.replace("-", " ").capitalize()
+    return problem(request, exc.status_code, slug, title, str(exc.detail), headers=exc.headers)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if exc.connection_invalidated:
+        log.warning("database connection lost: %s", exc.orig)
+        return problem(request, 503, "database-unavailable", "Database unavailable",
+                       "The database connection was lost; the request changed nothing. Retry it.",
+                       headers={"Retry-After": "1"})
+    return await _unexpected_error(request, exc)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    request_id = request.scope.get("state", {}).get("request_id", "-")
+    log.error("unhandled error (request %s)", request_id, exc_info=exc)
+    return problem(request, 500, "internal-error", "Internal error",
+                   f"The request failed and changed nothing. Quote request id {request_id}.",
+                   request_id=request_id)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer every error, expected or not, as problem+json."""
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+class ProblemDetails(BaseModel):
+    """An RFC 9457 problem; extension members depend on the type."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="A URI naming the kind of problem; its last segment is stable.")
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[dict[str, str]] | None = Field(None, description="Each invalid field: pointer, in, message.")
+    unmet: list[dict[str, Any]] | None = Field(None, description="Gate refusals: the unmet requirements.")
+    allowed: list[str] | None = Field(None, description="The values or moves that would be accepted.")
+
+
+_PROBLEM_DESCRIPTIONS = {
+    400: "Malformed JSON.", 404: "No such resource in your workspace.",
+    409: "The gate refused the move, the move is impossible, or a write conflicted.",
+    412: "If-Match named a version that is no longer current.", 413: "The body is too large.",
+    415: "The body is not JSON.", 422: "A value breaks a rule (every error listed).",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem+json answers a route can give."""
+    return {status: {"model": ProblemDetails, "description": _PROBLEM_DESCRIPTIONS[status],
+                     "content": {PROBLEM_MEDIA_TYPE: {}}} for status in statuses}

@@ -1,0 +1,88 @@
+"""An ASGI guard in front of the app: request ids, body size limit, JSON-only bodies."""
+
+import json
+import re
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_JSON_TYPE = re.compile(r"^application/([a-z0-9.\-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+
+
+class RequestGuard:
+    """Tags every request with an id and refuses oversized or non-JSON bodies before routing."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        given = headers.get("x-request-id", "")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []),
+                                      (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        if scope["method"] in BODY_METHODS:
+            refusal = await self._check_body(scope, headers, receive)
+            if isinstance(refusal, tuple):
+                await self._refuse(scope, send_with_id, *refusal)
+                return
+            receive = refusal
+        await self.app(scope, receive, send_with_id)
+
+    async def _check_body(self, scope: Scope, headers: dict[str, str],
+                          receive: Receive) -> tuple[int, str, str] | Receive:
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            return self._too_large()
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_body_bytes:
+                return self._too_large()
+        content_type = headers.get("content-type", "")
+        if body and not _JSON_TYPE.match(content_type):
+            return (415, "unsupported-media-type",
+                    f"Send the body as JSON with Content-Type: application/json (got {content_type or 'none'}).")
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return replay
+
+    def _too_large(self) -> tuple[int, str, str]:
+        return (413, "payload-too-large", f"The body is larger than {self.max_body_bytes} bytes.")
+
+    async def _refuse(self, scope: Scope, send: Send, status: int, slug: str, detail: str) -> None:
+        title = slug.replace("-", " ").capitalize()
+        body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status,
+                                "detail": detail, "instance": scope["path"]}
+        payload = json.dumps(body).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                                (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})

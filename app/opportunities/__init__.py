@@ -1,0 +1,1 @@
+"""Opportunities: the deals that move through a process."""

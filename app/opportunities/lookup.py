@@ -1,0 +1,34 @@
+"""Finding an opportunity within the caller's workspace, for reading or for a write."""
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.caller import Caller
+from app.errors import NotFound
+from app.opportunities.models import Opportunity
+
+
+def _not_found(opportunity_id: uuid.UUID) -> NotFound:
+    return NotFound(f"No opportunity {opportunity_id}.")
+
+
+def get_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID) -> Opportunity:
+    """The opportunity, or NotFound (also for another workspace's id)."""
+    opportunity = session.get(Opportunity, (caller.workspace_id, opportunity_id))
+    if opportunity is None:
+        raise _not_found(opportunity_id)
+    return opportunity
+
+
+def lock_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID) -> Opportunity:
+    """The opportunity, its row locked until commit: writes to one deal run one at a time."""
+    query = (select(Opportunity)
+             .where(Opportunity.workspace_id == caller.workspace_id, Opportunity.id == opportunity_id)
+             .with_for_update()
+             .execution_options(populate_existing=True))
+    opportunity = session.scalars(query).one_or_none()
+    if opportunity is None:
+        raise _not_found(opportunity_id)
+    return opportunity

@@ -1,0 +1,88 @@
+"""Stored opportunities and their append-only history of moves."""
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (JSON, BigInteger, CheckConstraint, ForeignKeyConstraint, Index, String,
+                        Text, UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, Tracked, UTCDateTime
+
+STATUSES = ("open", "won", "lost", "disqualified")
+
+
+class Opportunity(Tracked, Base):
+    """A sales opportunity: the account, its value, and where it stands in its process."""
+
+    __tablename__ = "opportunity"
+
+    name: Mapped[str] = mapped_column(String(200))
+    account_name: Mapped[str] = mapped_column(String(200))
+    account_industry: Mapped[str | None] = mapped_column(String(100))
+    owner: Mapped[str] = mapped_column(String(200))
+    value_amount: Mapped[int | None] = mapped_column(BigInteger)
+    value_currency: Mapped[str | None] = mapped_column(String(3))
+    expected_close_date: Mapped[date | None] = mapped_column()
+    process_key: Mapped[str] = mapped_column(String(100))
+    process_version: Mapped[int] = mapped_column()
+    status: Mapped[str] = mapped_column(String(20))
+    phase: Mapped[str] = mapped_column(String(50))
+    step: Mapped[str] = mapped_column(String(50))
+    step_entered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'won', 'lost', 'disqualified')", name="status"),
+        CheckConstraint("(value_amount IS NULL) = (value_currency IS NULL)", name="value_complete"),
+        CheckConstraint("value_amount >= 0", name="value_not_negative"),
+        Index(None, "workspace_id", "step", "id"),
+        Index(None, "workspace_id", "status", "id"),
+        Index(None, "workspace_id", "owner", "id"),
+    )
+
+    @property
+    def account(self) -> dict[str, Any]:
+        """The customer's account as the API shows it."""
+        return {"name": self.account_name, "industry": self.account_industry}
+
+    @property
+    def process(self) -> dict[str, Any]:
+        """The process and version the opportunity runs under."""
+        return {"key": self.process_key, "version": self.process_version}
+
+    @property
+    def value(self) -> dict[str, Any] | None:
+        """The deal's value as the API shows it."""
+        if self.value_amount is None:
+            return None
+        return {"amount": self.value_amount, "currency": self.value_currency}
+
+
+class HistoryEntry(Base):
+    """One change of step or status, with who, when, why, and what the gates saw."""
+
+    __tablename__ = "history_entry"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    opportunity_id: Mapped[uuid.UUID] = mapped_column()
+    seq: Mapped[int] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(20))
+    from_step: Mapped[str | None] = mapped_column(String(50))
+    from_phase: Mapped[str | None] = mapped_column(String(50))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_step: Mapped[str] = mapped_column(String(50))
+    to_phase: Mapped[str] = mapped_column(String(50))
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(Text)
+    gates: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["workspace_id", "opportunity_id"],
+                             ["opportunity.workspace_id", "opportunity.id"], ondelete="CASCADE"),
+        # One entry per opportunity version: two moves can never both claim the same change.
+        UniqueConstraint("workspace_id", "opportunity_id", "seq"),
+    )

@@ -1,0 +1,92 @@
+"""HTTP routes of opportunities: parse, call the service, shape the answer."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Response
+
+from app.caller import CallerDep
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.etags import etag
+from app.opportunities import service
+from app.opportunities.models import Opportunity
+from app.opportunities.schemas import (GateRead, HistoryRead, OpportunityCreate, OpportunityPage,
+                                       OpportunityRead, OpportunityUpdate, Status, TransitionRequest)
+from app.schemas import Items
+from app.settings import get_settings
+
+router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"])
+
+IfMatch = Annotated[str | None, Header(description="An ETag from a read; 412 if it is stale.")]
+
+
+def _read(response: Response, opportunity: Opportunity) -> OpportunityRead:
+    response.headers["ETag"] = etag(opportunity.version)
+    return OpportunityRead.model_validate(opportunity)
+
+
+@router.post("", status_code=201, responses=problem_responses(400, 415, 422))
+def create_opportunity(body: OpportunityCreate, session: SessionDep, caller: CallerDep,
+                       response: Response) -> OpportunityRead:
+    """Open an opportunity at the first step of its process."""
+    opportunity = service.create_opportunity(session, caller, body)
+    response.headers["Location"] = f"{router.prefix}/{opportunity.id}"
+    return _read(response, opportunity)
+
+
+@router.get("", responses=problem_responses(422))
+def list_opportunities(
+    session: SessionDep, caller: CallerDep,
+    phase: Annotated[str | None, Query(max_length=50)] = None,
+    step: Annotated[str | None, Query(max_length=50)] = None,
+    status: Status | None = None,
+    owner: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=get_settings().page_size_max)] = get_settings().page_size_default,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> OpportunityPage:
+    """Opportunities in creation order, filtered; follow next_cursor for more."""
+    rows, next_cursor = service.list_opportunities(session, caller, phase=phase, step=step,
+                                                   status=status, owner=owner, limit=limit,
+                                                   cursor=cursor)
+    return OpportunityPage(items=[OpportunityRead.model_validate(r) for r in rows],
+                           next_cursor=next_cursor)
+
+
+@router.get("/{opportunity_id}", responses=problem_responses(404, 422))
+def get_opportunity(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerDep,
+                    response: Response) -> OpportunityRead:
+    """One opportunity, with its ETag."""
+    return _read(response, service.get_opportunity(session, caller, opportunity_id))
+
+
+@router.patch("/{opportunity_id}", responses=problem_responses(400, 404, 412, 415, 422))
+def update_opportunity(opportunity_id: uuid.UUID, body: OpportunityUpdate, session: SessionDep,
+                       caller: CallerDep, response: Response, if_match: IfMatch = None) -> OpportunityRead:
+    """Change an opportunity's fields (not its step: use transitions)."""
+    opportunity = service.update_opportunity(session, caller, opportunity_id, body, if_match)
+    return _read(response, opportunity)
+
+
+@router.post("/{opportunity_id}/transitions", responses=problem_responses(400, 404, 409, 412, 415, 422))
+def move_opportunity(opportunity_id: uuid.UUID, body: TransitionRequest, session: SessionDep,
+                     caller: CallerDep, response: Response, if_match: IfMatch = None) -> OpportunityRead:
+    """Move the opportunity: forward through gates, back with a reason, lost, disqualified, reopen."""
+    opportunity = service.move_opportunity(session, caller, opportunity_id, to=body.to,
+                                           reason=body.reason, if_match=if_match)
+    return _read(response, opportunity)
+
+
+@router.get("/{opportunity_id}/gates/{step}", responses=problem_responses(404, 422))
+def evaluate_gate(opportunity_id: uuid.UUID, step: Annotated[str, Path(max_length=50)],
+                  session: SessionDep, caller: CallerDep) -> GateRead:
+    """Evaluate the gate into a step now, without moving (a dry run)."""
+    result = service.evaluate_step_gate(session, caller, opportunity_id, step)
+    return GateRead.model_validate(result.as_dict())
+
+
+@router.get("/{opportunity_id}/history", responses=problem_responses(404, 422))
+def list_history(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> Items[HistoryRead]:
+    """Every change of step or status, oldest first."""
+    rows = service.list_history(session, caller, opportunity_id)
+    return Items[HistoryRead](items=[HistoryRead.model_validate(r) for r in rows])

@@ -1,0 +1,134 @@
+"""API shapes of opportunities, moves, gate evaluations and history."""
+
+import uuid
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import Field, StrictStr
+
+from app.schemas import Input, Money, MoneyRead, Name, Output, Page, Patch, Reason, Slug
+
+Status = Literal["open", "won", "lost", "disqualified"]
+
+
+class Account(Input):
+    """The customer's organisation."""
+
+    name: Name
+    industry: Slug | None = Field(None, description="A lower-case slug, such as public_sector.")
+
+
+class AccountUpdate(Patch):
+    """Fields of the account to change."""
+
+    not_nullable = frozenset({"name"})
+
+    name: Name | None = None
+    industry: Slug | None = None
+
+
+class OpportunityCreate(Input):
+    """A new opportunity; it starts at the first step of its process."""
+
+    name: Name
+    account: Account
+    value: Money | None = None
+    owner: Name | None = Field(None, description="Who owns the deal; defaults to the caller.")
+    expected_close_date: date | None = None
+    process: Slug = Field("complex-sale", description="The process the opportunity runs under.")
+
+
+class OpportunityUpdate(Patch):
+    """Fields of an opportunity to change; the step changes only through transitions."""
+
+    not_nullable = frozenset({"name", "account", "owner"})
+
+    name: Name | None = None
+    account: AccountUpdate | None = None
+    value: Money | None = None
+    owner: Name | None = None
+    expected_close_date: date | None = None
+
+
+class AccountRead(Output):
+    """The customer's organisation as stored."""
+
+    name: str
+    industry: str | None
+
+
+class ProcessRef(Output):
+    """The process and version an opportunity runs under."""
+
+    key: str
+    version: int
+
+
+class OpportunityRead(Output):
+    """A stored opportunity and where it stands."""
+
+    id: uuid.UUID
+    name: str
+    account: AccountRead
+    owner: str
+    value: MoneyRead | None
+    expected_close_date: date | None
+    status: Status
+    phase: str
+    step: str
+    step_entered_at: datetime
+    process: ProcessRef
+    version: int
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+
+
+OpportunityPage = Page[OpportunityRead]
+
+
+class TransitionRequest(Input):
+    """A requested move: a later step, an earlier one, `next`, `lost` or `disqualified`."""
+
+    to: StrictStr = Field(max_length=50, description="A step name, next, lost or disqualified.")
+    reason: Reason | None = Field(None, description="Why; required for back moves, lost, "
+                                  "disqualified and reopening.")
+
+
+class FindingRead(Output):
+    """An unmet requirement."""
+
+    code: str = Field(description="Stable requirement code, such as diagnose.problem_cost_quantified.")
+    message: str
+    severity: Literal["block", "warn"]
+    step: str = Field(description="The step whose gate holds the requirement.")
+    fix: str = Field(description="The API path where the missing record is created.")
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class GateRead(Output):
+    """The evaluation of the gate into a step."""
+
+    step: str
+    passed: bool
+    unmet: list[FindingRead]
+    met: list[str]
+
+
+class HistoryRead(Output):
+    """One change of step or status."""
+
+    id: uuid.UUID
+    seq: int = Field(description="The opportunity's version after the change.")
+    kind: Literal["create", "forward", "back", "lost", "disqualified", "reopen"]
+    from_step: str | None
+    from_phase: str | None
+    from_status: Status | None
+    to_step: str
+    to_phase: str
+    to_status: Status
+    actor: str
+    at: datetime
+    reason: str | None
+    gates: list[GateRead]

@@ -1,0 +1,175 @@
+"""Opportunity use cases: create, read, change, list, move, and explain the gates."""
+
+import base64
+import binascii
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from uuid6 import uuid7
+
+from app.caller import Caller
+from app.db import utcnow
+from app.engine.gates import GateResult, evaluate_gate
+from app.engine.machine import MoveResult, machine_for
+from app.errors import InvalidInput, NotFound
+from app.etags import check_if_match
+from app.opportunities.document import OpportunityDocument
+from app.opportunities.lookup import get_opportunity, lock_opportunity
+from app.opportunities.models import HistoryEntry, Opportunity
+from app.opportunities.schemas import OpportunityCreate, OpportunityUpdate
+from app.processes.service import get_definition, latest_definition
+
+__all__ = ["get_opportunity", "create_opportunity", "update_opportunity", "list_opportunities",
+           "move_opportunity", "evaluate_step_gate", "list_history"]
+
+
+def create_opportunity(session: Session, caller: Caller, data: OpportunityCreate) -> Opportunity:
+    """Open a new opportunity at the first step of the latest version of its process."""
+    definition = latest_definition(data.process)
+    first = definition.first_step
+    now = utcnow()
+    opportunity = Opportunity(
+        workspace_id=caller.workspace_id, id=uuid7(), name=data.name,
+        account_name=data.account.name, account_industry=data.account.industry,
+        owner=data.owner or caller.actor,
+        value_amount=data.value.amount if data.value else None,
+        value_currency=data.value.currency if data.value else None,
+        expected_close_date=data.expected_close_date,
+        process_key=definition.key, process_version=definition.version,
+        status="open", phase=first.phase, step=first.name, step_entered_at=now,
+        created_at=now, created_by=caller.actor, updated_at=now, updated_by=caller.actor)
+    session.add(opportunity)
+    session.flush()
+    session.add(HistoryEntry(
+        workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id,
+        seq=opportunity.version, kind="create", to_step=first.name, to_phase=first.phase,
+        to_status="open", actor=caller.actor, at=now, gates=[]))
+    session.flush()
+    return opportunity
+
+
+def update_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID,
+                       data: OpportunityUpdate, if_match: str | None) -> Opportunity:
+    """Change an opportunity's own fields, guarded by If-Match."""
+    opportunity = lock_opportunity(session, caller, opportunity_id)
+    check_if_match(opportunity.version, if_match)
+    changes = data.changes()
+    if not changes:
+        return opportunity
+    if "account" in changes:
+        account = changes.pop("account")
+        if "name" in account:
+            opportunity.account_name = account["name"]
+        if "industry" in account:
+            opportunity.account_industry = account["industry"]
+    if "value" in changes:
+        value = changes.pop("value") or {}
+        opportunity.value_amount = value.get("amount")
+        opportunity.value_currency = value.get("currency")
+    for name, new in changes.items():
+        setattr(opportunity, name, new)
+    opportunity.touch(caller.actor, utcnow())
+    session.flush()
+    return opportunity
+
+
+def _decode_cursor(cursor: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("The cursor is not one this service issued; start from the first page.",
+                           errors=[{"pointer": "cursor", "in": "query",
+                                    "message": "unknown cursor"}]) from None
+
+
+def _encode_cursor(last_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=")
+
+
+def _check_known(*, phase: str | None, step: str | None) -> None:
+    definition = latest_definition()
+    if phase is not None and phase not in definition.phases:
+        raise InvalidInput(f"Unknown phase {phase!r}.", allowed=list(definition.phases))
+    if step is not None and not definition.has_step(step):
+        raise InvalidInput(f"Unknown step {step!r}.", allowed=list(definition.step_names))
+
+
+def list_opportunities(session: Session, caller: Caller, *, phase: str | None, step: str | None,
+                       status: str | None, owner: str | None, limit: int,
+                       cursor: str | None) -> tuple[Sequence[Opportunity], str | None]:
+    """One page of opportunities in creation order, filtered; and the cursor of the next page."""
+    _check_known(phase=phase, step=step)
+    query = select(Opportunity).where(Opportunity.workspace_id == caller.workspace_id)
+    if phase is not None:
+        query = query.where(Opportunity.phase == phase)
+    if step is not None:
+        query = query.where(Opportunity.step == step)
+    if status is not None:
+        query = query.where(Opportunity.status == status)
+    if owner is not None:
+        query = query.where(Opportunity.owner == owner)
+    if cursor is not None:
+        query = query.where(Opportunity.id > _decode_cursor(cursor))
+    rows = session.scalars(query.order_by(Opportunity.id).limit(limit + 1)).all()
+    if len(rows) > limit:
+        return rows[:limit], _encode_cursor(rows[limit - 1].id)
+    return rows, None
+
+
+def move_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID, *, to: str,
+                     reason: str | None, if_match: str | None) -> Opportunity:
+    """Move an opportunity as its process allows, and append the move to its history."""
+    opportunity = lock_opportunity(session, caller, opportunity_id)
+    check_if_match(opportunity.version, if_match)
+    definition = get_definition(opportunity.process_key, opportunity.process_version)
+    result = machine_for(definition).move(
+        step=opportunity.step, status=opportunity.status, to=to, reason=reason,
+        document=OpportunityDocument(session, opportunity))
+    _apply(session, caller, opportunity, result, reason)
+    return opportunity
+
+
+def _apply(session: Session, caller: Caller, opportunity: Opportunity, result: MoveResult,
+           reason: str | None) -> None:
+    definition = get_definition(opportunity.process_key, opportunity.process_version)
+    now = utcnow()
+    entry: dict[str, Any] = {"from_step": opportunity.step, "from_phase": opportunity.phase,
+                             "from_status": opportunity.status}
+    if result.to_step != opportunity.step:
+        opportunity.step_entered_at = now
+    opportunity.step = result.to_step
+    opportunity.phase = definition.step(result.to_step).phase
+    opportunity.status = result.status
+    opportunity.touch(caller.actor, now)
+    session.flush()
+    session.add(HistoryEntry(
+        workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id,
+        seq=opportunity.version, kind=result.kind, to_step=opportunity.step,
+        to_phase=opportunity.phase, to_status=opportunity.status, actor=caller.actor, at=now,
+        reason=reason.strip() if reason else None, gates=[g.as_dict() for g in result.gates],
+        **entry))
+    session.flush()
+
+
+def evaluate_step_gate(session: Session, caller: Caller, opportunity_id: uuid.UUID,
+                       step: str) -> GateResult:
+    """Evaluate the gate into a step without moving: the same check a transition makes."""
+    opportunity = get_opportunity(session, caller, opportunity_id)
+    definition = get_definition(opportunity.process_key, opportunity.process_version)
+    if not definition.has_step(step):
+        raise NotFound(f"The process {definition.key} has no step {step!r}.",
+                       allowed=list(definition.step_names))
+    return evaluate_gate(definition.step(step), OpportunityDocument(session, opportunity))
+
+
+def list_history(session: Session, caller: Caller, opportunity_id: uuid.UUID) -> Sequence[HistoryEntry]:
+    """The opportunity's history, oldest first."""
+    get_opportunity(session, caller, opportunity_id)
+    query = (select(HistoryEntry)
+             .where(HistoryEntry.workspace_id == caller.workspace_id,
+                    HistoryEntry.opportunity_id == opportunity_id)
+             .order_by(HistoryEntry.seq))
+    return session.scalars(query).all()

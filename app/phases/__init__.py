@@ -1,0 +1,1 @@
+"""The records each phase gathers and the gate checks that read them."""

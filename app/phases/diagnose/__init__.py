@@ -1,0 +1,1 @@
+"""Diagnose: the customer's problems, their extent and their cost."""

@@ -1,0 +1,1 @@
+"""Discover: the account, the buying committee, the first contact."""

@@ -1,0 +1,1 @@
+"""Process definitions: which steps exist and what each gate demands."""

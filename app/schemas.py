@@ -1,0 +1,105 @@
+"""Shared API types: strict inputs, text, money, currencies, pages."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
+
+import pycountry
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, WithJsonSchema, model_validator
+
+# Control characters other than tab, newline and carriage return are refused everywhere:
+# they corrupt logs and exports, and PostgreSQL cannot store NUL at all.
+_NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+_NO_CONTROL_ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+
+MAX_AMOUNT = 10**15  # minor units: ten trillion in a two-decimal currency
+
+CURRENCIES = frozenset(c.alpha_3 for c in pycountry.currencies) - {"XXX", "XTS"}
+
+
+def _known_currency(code: str) -> str:
+    if code not in CURRENCIES:
+        raise ValueError("must be an ISO 4217 currency code in upper case, such as EUR or USD")
+    return code
+
+
+Name = Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=_NO_CONTROL_ONE_LINE)]
+Slug = Annotated[StrictStr, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_\-]*$")]
+Text = Annotated[StrictStr, Field(min_length=1, max_length=10_000, pattern=_NO_CONTROL)]
+Reason = Annotated[StrictStr, Field(max_length=2_000, pattern=_NO_CONTROL)]
+Amount = Annotated[int, Field(strict=True, ge=0, le=MAX_AMOUNT,
+                              description="Integer amount in minor units (cents for EUR).")]
+Currency = Annotated[StrictStr, AfterValidator(_known_currency),
+                     WithJsonSchema({"type": "string", "enum": sorted(CURRENCIES),
+                                     "description": "ISO 4217 currency code."})]
+
+
+class Input(BaseModel):
+    """A request body: unknown fields are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Patch(Input):
+    """A partial update: absent fields stay as they are; required fields cannot be nulled."""
+
+    not_nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _refuse_null(self) -> "Patch":
+        nulled = sorted(f for f in self.model_fields_set & self.not_nullable if getattr(self, f) is None)
+        if nulled:
+            raise ValueError(f"{', '.join(nulled)} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """Only the fields the client sent."""
+        return self.model_dump(exclude_unset=True)
+
+
+class Output(BaseModel):
+    """A response body read from a stored row."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Money(Input):
+    """An amount of money: integer minor units and a currency."""
+
+    amount: Amount
+    currency: Currency
+
+
+class MoneyRead(Output):
+    """An amount of money as stored."""
+
+    amount: int
+    currency: str
+
+
+ItemT = TypeVar("ItemT")
+
+
+class Page(BaseModel, Generic[ItemT]):
+    """One page of a list; pass next_cursor back as cursor for the next one."""
+
+    items: list[ItemT]
+    next_cursor: str | None = None
+
+
+class Items(BaseModel, Generic[ItemT]):
+    """A complete list."""
+
+    items: list[ItemT]
+
+
+class RecordRead(Output):
+    """What every stored phase record shows besides its own fields."""
+
+    id: uuid.UUID
+    opportunity_id: uuid.UUID
+    version: int
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
