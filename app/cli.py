@@ -1,6 +1,7 @@
 """The `dealgate` command line."""
 
 import sys
+from pathlib import Path
 
 import typer
 import yaml
@@ -22,7 +23,7 @@ def migrate() -> None:
     from alembic import command
     from alembic.config import Config
 
-    command.upgrade(Config("alembic.ini"), "head")
+    command.upgrade(Config(str(Path(__file__).resolve().parent.parent / "alembic.ini")), "head")
 
 
 @cli.command()

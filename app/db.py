@@ -1,10 +1,12 @@
 """Database engine, declarative base and the request-scoped session."""
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 import uuid
 
 from sqlalchemy import DateTime, MetaData, String, create_engine, event
@@ -115,17 +117,45 @@ class Database:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """A session for this request, committed once when the route returns."""
+    """A session for this request; `TransactionalRoute` commits or rolls it back."""
     database: Database = request.app.state.database
     factory = database.reader if request.method in SAFE_METHODS else database.writer
     with factory() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def _in_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a sync endpoint and end its session's transaction in the same worker thread."""
+    if getattr(endpoint, "ends_transaction", False):  # already wrapped (router included twice)
+        return endpoint
+
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        session: Session | None = kwargs.get("session")
+        if session is None:
+            return endpoint(*args, **kwargs)
         try:
-            yield session
+            result = endpoint(*args, **kwargs)
             session.commit()
         except BaseException:
             session.rollback()
             raise
+        return result
+
+    run.ends_transaction = True  # type: ignore[attr-defined]
+    return run
 
 
-# scope="function" commits before the response is sent, so a failed commit is never a 2xx.
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+class TransactionalRoute(APIRoute):
+    """A route whose request commits once, when the endpoint returns, before the response.
+
+    The commit (or rollback) runs in the endpoint's own thread: a transaction holding a
+    row or database lock never waits for another worker thread, so a full thread pool
+    cannot deadlock on it, and a failed commit is answered as an error, never as a 2xx.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, _in_transaction(endpoint), **kwargs)

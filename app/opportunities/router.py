@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from app.caller import CallerDep
-from app.db import SessionDep
+from app.db import SessionDep, TransactionalRoute
 from app.errors import problem_responses
 from app.etags import etag
 from app.opportunities import service
@@ -16,7 +16,7 @@ from app.opportunities.schemas import (GateRead, HistoryRead, OpportunityCreate,
 from app.schemas import Items
 from app.settings import get_settings
 
-router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"])
+router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"], route_class=TransactionalRoute)
 
 IfMatch = Annotated[str | None, Header(description="An ETag from a read; 412 if it is stale.")]
 

@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from app.caller import CallerDep
-from app.db import SessionDep
+from app.db import SessionDep, TransactionalRoute
 from app.errors import problem_responses
 from app.etags import etag
 from app.opportunities.router import IfMatch
@@ -14,7 +14,7 @@ from app.phases import records
 from app.phases.catalog import RECORD_KINDS, RecordKind
 from app.schemas import Items
 
-router = APIRouter(prefix="/v1/opportunities/{opportunity_id}")
+router = APIRouter(prefix="/v1/opportunities/{opportunity_id}", route_class=TransactionalRoute)
 
 
 def _add_routes(kind: RecordKind) -> None:

@@ -1,0 +1,162 @@
+"""Fixtures: every test runs against SQLite and PostgreSQL, migrated by Alembic, over HTTP."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from alembic import command
+from alembic.config import Config
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from app.db import Base
+from app.main import create_app
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+# auto: test PostgreSQL when it answers; require: fail when it does not; off: SQLite only.
+POSTGRES_MODE = os.environ.get("DEALGATE_TEST_POSTGRES", "auto")
+POSTGRES_URL = os.environ.get("DEALGATE_TEST_POSTGRES_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic configuration aimed at one database."""
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = url
+    config.attributes["configure_logger"] = False
+    return config
+
+
+def _libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        with psycopg.connect(_libpq(POSTGRES_URL), connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return str(exc).strip()
+
+
+@contextmanager
+def fresh_database(backend: str, tmp_dir: Path) -> Iterator[str]:
+    """An empty database of the backend, dropped afterwards; yields its URL."""
+    if backend == "sqlite":
+        path = tmp_dir / f"dealgate-{uuid.uuid4().hex}.db"
+        yield f"sqlite:///{path}"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    name = f"dealgate_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_libpq(POSTGRES_URL), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(_libpq(POSTGRES_URL), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend under test."""
+    if request.param == "postgresql":
+        if POSTGRES_MODE == "off":
+            pytest.skip("PostgreSQL tests are off (DEALGATE_TEST_POSTGRES=off)")
+        problem = _postgres_reachable()
+        if problem is not None:
+            if POSTGRES_MODE == "require":
+                pytest.fail(f"PostgreSQL is required but unreachable at {POSTGRES_URL}: {problem}")
+            pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL}: {problem}")
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database of the backend, migrated to head by Alembic, for the whole session."""
+    with fresh_database(backend, tmp_path_factory.mktemp(backend)) as url:
+        command.upgrade(alembic_config(url), "head")
+        yield url
+
+
+@pytest.fixture(scope="session")
+def session_app(database_url: str) -> Iterator[FastAPI]:
+    """One app per backend; tests share it and start from empty tables."""
+    app = create_app(Settings(database_url=database_url))
+    yield app
+    app.state.database.dispose()
+
+
+@pytest.fixture
+def app(session_app: FastAPI) -> Iterator[FastAPI]:
+    """The app, with every table emptied after the test."""
+    yield session_app
+    database = session_app.state.database
+    tables = [t.name for t in Base.metadata.sorted_tables]
+    with database.engine.begin() as connection:
+        if database.is_sqlite:
+            for name in reversed(tables):
+                connection.execute(text(f"DELETE FROM {name}"))
+        else:
+            connection.execute(text(f"TRUNCATE {', '.join(tables)}"))
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """An HTTP client calling the app in-process, as a front end would."""
+    with TestClient(app, headers={"X-Actor": "rep.alex"}) as test_client:
+        yield test_client
+
+
+def count_rows(app: FastAPI) -> dict[str, int]:
+    """How many rows each table holds."""
+    with app.state.database.engine.connect() as connection:
+        return {t.name: connection.execute(text(f"SELECT count(*) FROM {t.name}")).scalar_one()
+                for t in Base.metadata.sorted_tables}
+
+
+WATER_DEAL: dict[str, Any] = {
+    "name": "Municipal water treatment upgrade",
+    "account": {"name": "Riverton City Council", "industry": "public_sector"},
+    "value": {"amount": 125000000, "currency": "EUR"},
+}
+QUANTIFIED_PROBLEM: dict[str, Any] = {
+    "description": "Unplanned filter outages force bottled-water deliveries",
+    "cost": {"amount": 42000000, "currency": "EUR", "period": "year"},
+    "confirmed_by_customer": True,
+}
+ECONOMIC_BUYER: dict[str, Any] = {"name": "Dana Okafor", "title": "Director of Public Works",
+                                  "role": "economic_buyer"}
+
+
+@pytest.fixture
+def opportunity(client: TestClient) -> dict[str, Any]:
+    """A fresh opportunity at planning."""
+    response = client.post("/v1/opportunities", json=WATER_DEAL)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def diagnose(client: TestClient, opportunity_id: str) -> None:
+    """Record what the presentation gate needs."""
+    assert client.post(f"/v1/opportunities/{opportunity_id}/problems",
+                       json=QUANTIFIED_PROBLEM).status_code == 201
+    assert client.post(f"/v1/opportunities/{opportunity_id}/stakeholders",
+                       json=ECONOMIC_BUYER).status_code == 201
+
+
+def move(client: TestClient, opportunity_id: str, to: str, reason: str | None = None,
+         **headers: str) -> Any:
+    """POST a transition; returns the response."""
+    body = {"to": to} if reason is None else {"to": to, "reason": reason}
+    return client.post(f"/v1/opportunities/{opportunity_id}/transitions", json=body,
+                       headers=headers)

@@ -1,0 +1,113 @@
+"""Bad input gets the right problem+json answer and changes nothing."""
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.conftest import WATER_DEAL, count_rows
+
+
+def _assert_problem(response: Any, status: int, type_suffix: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"].endswith(type_suffix) and body["status"] == status
+    assert body["title"] and body["detail"] and body["instance"]
+    return body
+
+
+BAD_OPPORTUNITIES = [
+    ({**WATER_DEAL, "value": {"amount": -5, "currency": "EUR"}}, "/value/amount"),
+    ({**WATER_DEAL, "value": {"amount": 10.5, "currency": "EUR"}}, "/value/amount"),
+    ({**WATER_DEAL, "value": {"amount": 10.0, "currency": "EUR"}}, "/value/amount"),
+    ({**WATER_DEAL, "value": {"amount": "100", "currency": "EUR"}}, "/value/amount"),
+    ({**WATER_DEAL, "value": {"amount": 10**30, "currency": "EUR"}}, "/value/amount"),
+    ({**WATER_DEAL, "value": {"amount": 100, "currency": "EURO"}}, "/value/currency"),
+    ({**WATER_DEAL, "value": {"amount": 100, "currency": "eur"}}, "/value/currency"),
+    ({**WATER_DEAL, "value": {"amount": 100, "currency": "ZZZ"}}, "/value/currency"),
+    ({**WATER_DEAL, "name": ""}, "/name"),
+    ({**WATER_DEAL, "name": "x" * 201}, "/name"),
+    ({**WATER_DEAL, "name": "bad\x00name"}, "/name"),
+    ({**WATER_DEAL, "name": 42}, "/name"),
+    ({**WATER_DEAL, "account": {"name": "Riverton", "industry": "Public Sector!"}}, "/account/industry"),
+    ({**WATER_DEAL, "process": "no-such-process"}, None),
+    ({**WATER_DEAL, "stage": "presentation"}, "/stage"),
+    ({"name": "No account"}, "/account"),
+    ([1, 2, 3], "/"),
+]
+
+
+@pytest.mark.parametrize(("body", "pointer"), BAD_OPPORTUNITIES)
+def test_invalid_opportunities_are_refused(app: FastAPI, client: TestClient, body: Any,
+                                           pointer: str | None) -> None:
+    before = count_rows(app)
+    problem = _assert_problem(client.post("/v1/opportunities", json=body), 422, "validation-error")
+    if pointer is not None:
+        assert pointer in [e["pointer"] for e in problem["errors"]]
+    assert count_rows(app) == before
+
+
+BAD_PROBLEMS = [
+    {"description": "x", "cost": {"amount": -1, "currency": "EUR", "period": "year"}},
+    {"description": "x", "cost": {"amount": 1.5, "currency": "EUR", "period": "year"}},
+    {"description": "x", "cost": {"amount": 100, "currency": "EUR", "period": "week"}},
+    {"description": "x", "cost": {"amount": 100, "currency": "EUR"}},
+    {"description": "x", "confirmed_by_customer": "yes"},
+    {"description": "x", "unknown": True},
+    {"cost": {"amount": 100, "currency": "EUR", "period": "year"}},
+]
+
+
+@pytest.mark.parametrize("body", BAD_PROBLEMS)
+def test_invalid_problems_are_refused(app: FastAPI, client: TestClient, opportunity: dict[str, Any],
+                                      body: Any) -> None:
+    before = count_rows(app)
+    response = client.post(f"/v1/opportunities/{opportunity['id']}/problems", json=body)
+    _assert_problem(response, 422, "validation-error")
+    assert count_rows(app) == before
+
+
+def test_unknown_role_and_step_are_refused(app: FastAPI, client: TestClient,
+                                          opportunity: dict[str, Any]) -> None:
+    oid = opportunity["id"]
+    before = count_rows(app)
+    _assert_problem(client.post(f"/v1/opportunities/{oid}/stakeholders",
+                                json={"name": "Pat", "role": "king"}), 422, "validation-error")
+    problem = _assert_problem(client.post(f"/v1/opportunities/{oid}/transitions",
+                                          json={"to": "celebration"}), 422, "validation-error")
+    assert "presentation" in problem["allowed"]
+    _assert_problem(client.post(f"/v1/opportunities/{oid}/transitions", json={"to": 3}),
+                    422, "validation-error")
+    _assert_problem(client.get(f"/v1/opportunities/{oid}/gates/celebration"), 404, "not-found")
+    assert count_rows(app) == before
+
+
+def test_malformed_json_wrong_content_type_and_oversized_bodies(
+        app: FastAPI, client: TestClient, opportunity: dict[str, Any]) -> None:
+    before = count_rows(app)
+    url = f"/v1/opportunities/{opportunity['id']}/problems"
+    _assert_problem(client.post(url, content=b'{"description": ', headers={"Content-Type": "application/json"}),
+                    400, "malformed-json")
+    _assert_problem(client.post(url, content=b"description=x",
+                                headers={"Content-Type": "application/x-www-form-urlencoded"}),
+                    415, "unsupported-media-type")
+    _assert_problem(client.post(url, content=b'{"description": "x"}', headers={"Content-Type": "text/plain"}),
+                    415, "unsupported-media-type")
+    huge = b'{"description": "' + b"x" * 2_000_000 + b'"}'
+    _assert_problem(client.post(url, content=huge, headers={"Content-Type": "application/json"}),
+                    413, "payload-too-large")
+    _assert_problem(client.post(url, json={"description": "x" * 10_001}), 422, "validation-error")
+    assert count_rows(app) == before
+
+
+def test_unknown_ids_and_routes_are_404_problems(client: TestClient) -> None:
+    unknown = "01930000-0000-7000-8000-000000000000"
+    _assert_problem(client.get(f"/v1/opportunities/{unknown}"), 404, "not-found")
+    _assert_problem(client.post(f"/v1/opportunities/{unknown}/transitions", json={"to": "opening"}),
+                    404, "not-found")
+    _assert_problem(client.get(f"/v1/opportunities/{unknown}/history"), 404, "not-found")
+    _assert_problem(client.get("/v1/opportunities/not-a-uuid"), 422, "validation-error")
+    _assert_problem(client.get("/v1/nothing-here"), 404, "not-found")
+    _assert_problem(client.delete("/v1/opportunities"), 405, "method-not-allowed")

@@ -1,0 +1,45 @@
+"""Concurrent writes to one opportunity: exactly one move applies, nothing is doubled."""
+
+import asyncio
+from typing import Any
+
+import httpx2
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.conftest import diagnose
+
+CONCURRENT = 50
+
+
+async def _race(app: FastAPI, url: str, body: dict[str, Any], headers: dict[str, str]) -> list[httpx2.Response]:
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://test", timeout=60) as client:
+        return await asyncio.gather(*(client.post(url, json=body, headers=headers)
+                                      for _ in range(CONCURRENT)))
+
+
+def test_fifty_concurrent_moves_apply_once(app: FastAPI, client: TestClient,
+                                           opportunity: dict[str, Any]) -> None:
+    oid = opportunity["id"]
+    diagnose(client, oid)
+    responses = asyncio.run(_race(app, f"/v1/opportunities/{oid}/transitions",
+                                  {"to": "presentation"}, {}))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) <= {200, 409}
+    assert all(r.json()["type"].endswith("move-not-allowed") for r in responses if r.status_code == 409)
+    history = client.get(f"/v1/opportunities/{oid}/history").json()["items"]
+    assert [h["kind"] for h in history] == ["create", "forward"]
+
+
+def test_fifty_concurrent_moves_with_the_same_if_match_apply_once(
+        app: FastAPI, client: TestClient, opportunity: dict[str, Any]) -> None:
+    oid = opportunity["id"]
+    tag = client.get(f"/v1/opportunities/{oid}").headers["etag"]
+    responses = asyncio.run(_race(app, f"/v1/opportunities/{oid}/transitions",
+                                  {"to": "lost", "reason": "went with a rival"}, {"If-Match": tag}))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) <= {200, 409, 412}
+    assert len(client.get(f"/v1/opportunities/{oid}/history").json()["items"]) == 2

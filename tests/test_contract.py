@@ -1,0 +1,74 @@
+"""The requests front ends and CRMs code against work exactly as written."""
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import ECONOMIC_BUYER, QUANTIFIED_PROBLEM, WATER_DEAL, move
+
+PRESENTATION_CODES = {"diagnose.problem_cost_quantified", "diagnose.decision_maker_identified"}
+
+
+def test_create_answers_201_at_planning_with_an_etag(client: TestClient) -> None:
+    response = client.post("/v1/opportunities", json=WATER_DEAL)
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["phase"], body["step"], body["status"]) == ("discover", "planning", "open")
+    assert body["value"] == {"amount": 125000000, "currency": "EUR"}
+    assert body["owner"] == "rep.alex"
+    assert response.headers["etag"] == '"1"'
+    assert response.headers["location"] == f"/v1/opportunities/{body['id']}"
+    assert client.get(response.headers["location"]).json() == body
+
+
+def test_presentation_is_refused_until_the_diagnosis_holds_cost_and_decision_maker(
+        client: TestClient) -> None:
+    oid = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
+
+    gate = client.get(f"/v1/opportunities/{oid}/gates/presentation")
+    assert gate.status_code == 200
+    assert gate.json()["step"] == "presentation" and gate.json()["passed"] is False
+    unmet = {u["code"]: u for u in gate.json()["unmet"]}
+    assert set(unmet) == PRESENTATION_CODES
+    assert unmet["diagnose.problem_cost_quantified"]["fix"] == f"/v1/opportunities/{oid}/problems"
+    assert unmet["diagnose.decision_maker_identified"]["fix"] == f"/v1/opportunities/{oid}/stakeholders"
+    assert all(u["severity"] == "block" and u["step"] == "presentation" and u["message"]
+               for u in unmet.values())
+
+    refused = move(client, oid, "presentation", "diagnosis reviewed with the customer")
+    assert refused.status_code == 409
+    assert refused.headers["content-type"] == "application/problem+json"
+    problem = refused.json()
+    assert problem["type"].endswith("gate-blocked")
+    assert problem["status"] == 409 and problem["instance"].endswith("/transitions")
+    assert {u["code"] for u in problem["unmet"]} == PRESENTATION_CODES
+    assert client.get(f"/v1/opportunities/{oid}").json()["step"] == "planning"
+
+    assert client.post(f"/v1/opportunities/{oid}/problems", json=QUANTIFIED_PROBLEM).status_code == 201
+    assert client.post(f"/v1/opportunities/{oid}/stakeholders", json=ECONOMIC_BUYER).status_code == 201
+    gate = client.get(f"/v1/opportunities/{oid}/gates/presentation").json()
+    assert gate["passed"] is True and gate["unmet"] == []
+    assert set(gate["met"]) == PRESENTATION_CODES
+
+    moved = move(client, oid, "presentation", "diagnosis reviewed with the customer")
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["phase"], moved.json()["step"]) == ("deploy", "presentation")
+
+
+def test_history_shows_who_moved_when_and_what_the_gate_saw(client: TestClient) -> None:
+    oid = client.post("/v1/opportunities", json=WATER_DEAL, headers={"X-Actor": "rep.sam"}).json()["id"]
+    client.post(f"/v1/opportunities/{oid}/problems", json=QUANTIFIED_PROBLEM)
+    client.post(f"/v1/opportunities/{oid}/stakeholders", json=ECONOMIC_BUYER)
+    moved = move(client, oid, "presentation", "diagnosis reviewed", **{"X-Actor": "rep.kim"})
+    assert moved.status_code == 200
+
+    history = client.get(f"/v1/opportunities/{oid}/history").json()["items"]
+    assert [h["kind"] for h in history] == ["create", "forward"]
+    created, forward = history
+    assert created["actor"] == "rep.sam" and created["to_step"] == "planning"
+    assert forward["actor"] == "rep.kim" and forward["reason"] == "diagnosis reviewed"
+    assert (forward["from_step"], forward["from_phase"]) == ("planning", "discover")
+    assert (forward["to_step"], forward["to_phase"], forward["to_status"]) == ("presentation", "deploy", "open")
+    assert forward["at"] >= created["at"]
+    [gate] = forward["gates"]
+    assert gate["step"] == "presentation" and gate["passed"] is True
+    assert set(gate["met"]) == PRESENTATION_CODES
+    assert forward["seq"] == moved.json()["version"]

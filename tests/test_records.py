@@ -1,0 +1,70 @@
+"""Problems and stakeholders: create, list, read, change, delete, under their opportunity."""
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import ECONOMIC_BUYER, QUANTIFIED_PROBLEM, WATER_DEAL
+
+
+def test_problem_lifecycle(client: TestClient, opportunity: dict[str, Any]) -> None:
+    base = f"/v1/opportunities/{opportunity['id']}/problems"
+    created = client.post(base, json={"description": "Audit findings pile up"})
+    assert created.status_code == 201 and created.headers["etag"] == '"1"'
+    problem = created.json()
+    assert problem["cost"] is None and problem["confirmed_by_customer"] is False
+    assert problem["created_by"] == "rep.alex"
+    assert client.get(created.headers["location"]).json() == problem
+
+    changed = client.patch(f"{base}/{problem['id']}", json={"cost": QUANTIFIED_PROBLEM["cost"]},
+                           headers={"If-Match": '"1"', "X-Actor": "rep.kim"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["cost"] == QUANTIFIED_PROBLEM["cost"]
+    assert changed.json()["description"] == "Audit findings pile up"
+    assert (changed.json()["version"], changed.json()["updated_by"]) == (2, "rep.kim")
+
+    cleared = client.patch(f"{base}/{problem['id']}", json={"cost": None})
+    assert cleared.json()["cost"] is None
+    assert client.patch(f"{base}/{problem['id']}", json={"description": None}).status_code == 422
+    assert client.delete(f"{base}/{problem['id']}", headers={"If-Match": '"1"'}).status_code == 412
+    assert client.delete(f"{base}/{problem['id']}").status_code == 204
+    assert client.get(f"{base}/{problem['id']}").status_code == 404
+    assert client.get(base).json() == {"items": []}
+
+
+def test_stakeholders_list_in_order_and_stay_under_their_opportunity(
+        client: TestClient, opportunity: dict[str, Any]) -> None:
+    base = f"/v1/opportunities/{opportunity['id']}/stakeholders"
+    names = ["Dana Okafor", "Lee Park", "Ana Ruiz"]
+    for name in names:
+        assert client.post(base, json={**ECONOMIC_BUYER, "name": name}).status_code == 201
+    listed = client.get(base).json()["items"]
+    assert [s["name"] for s in listed] == names
+
+    other = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
+    assert client.get(f"/v1/opportunities/{other}/stakeholders/{listed[0]['id']}").status_code == 404
+    assert client.delete(f"/v1/opportunities/{other}/stakeholders/{listed[0]['id']}").status_code == 404
+    assert len(client.get(base).json()["items"]) == 3
+
+
+def test_records_of_an_unknown_opportunity_are_404(client: TestClient) -> None:
+    unknown = "01930000-0000-7000-8000-000000000000"
+    assert client.get(f"/v1/opportunities/{unknown}/problems").status_code == 404
+    response = client.post(f"/v1/opportunities/{unknown}/stakeholders", json=ECONOMIC_BUYER)
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_patch_opportunity_merges_account_and_refuses_step_changes(
+        client: TestClient, opportunity: dict[str, Any]) -> None:
+    url = f"/v1/opportunities/{opportunity['id']}"
+    changed = client.patch(url, json={"account": {"industry": "utilities"}, "value": None,
+                                      "expected_close_date": "2027-03-31"})
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert body["account"] == {"name": "Riverton City Council", "industry": "utilities"}
+    assert body["value"] is None and body["expected_close_date"] == "2027-03-31"
+    refused = client.patch(url, json={"step": "presentation"})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["pointer"] == "/step"
+    assert client.patch(url, json={"name": None}).status_code == 422
+    assert client.get(url).json()["step"] == "planning"

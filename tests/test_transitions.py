@@ -1,0 +1,119 @@
+"""Moves through the API: gates, back moves, outcomes, reopening, ETags and If-Match."""
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import diagnose, move
+
+
+def test_crossing_several_steps_stops_at_the_failing_gate_and_moves_nothing(
+        client: TestClient, opportunity: dict[str, Any]) -> None:
+    oid = opportunity["id"]
+    refused = move(client, oid, "closing")
+    assert refused.status_code == 409 and refused.json()["type"].endswith("gate-blocked")
+    assert refused.json()["step"] == "presentation"
+    assert "presentation" in refused.json()["detail"]
+    current = client.get(f"/v1/opportunities/{oid}").json()
+    assert current["step"] == "planning" and current["version"] == opportunity["version"]
+    assert len(client.get(f"/v1/opportunities/{oid}/history").json()["items"]) == 1
+
+
+def test_moves_before_the_gated_step_need_nothing(client: TestClient, opportunity: dict[str, Any]) -> None:
+    oid = opportunity["id"]
+    for step, phase in [("opening", "discover"), ("questioning", "diagnose"), ("solution_design", "design")]:
+        moved = move(client, oid, "next")
+        assert moved.status_code == 200, moved.text
+        assert (moved.json()["step"], moved.json()["phase"]) == (step, phase)
+
+
+def test_back_moves_need_a_reason_and_moving_forward_again_rechecks_the_gate(
+        client: TestClient, opportunity: dict[str, Any]) -> None:
+    oid = opportunity["id"]
+    diagnose(client, oid)
+    assert move(client, oid, "presentation").status_code == 200
+
+    refused = move(client, oid, "questioning")
+    assert refused.status_code == 422 and refused.json()["type"].endswith("reason-required")
+    assert move(client, oid, "questioning", "   ").status_code == 422
+    back = move(client, oid, "questioning", "a new stakeholder joined the committee")
+    assert back.status_code == 200 and back.json()["step"] == "questioning"
+
+    stakeholders = client.get(f"/v1/opportunities/{oid}/stakeholders").json()["items"]
+    assert client.delete(f"/v1/opportunities/{oid}/stakeholders/{stakeholders[0]['id']}").status_code == 204
+    again = move(client, oid, "presentation")
+    assert again.status_code == 409
+    assert [u["code"] for u in again.json()["unmet"]] == ["diagnose.decision_maker_identified"]
+
+
+def test_reaching_follow_up_wins_and_a_won_deal_cannot_be_lost(
+        client: TestClient, opportunity: dict[str, Any]) -> None:
+    oid = opportunity["id"]
+    diagnose(client, oid)
+    won = move(client, oid, "follow_up", "order signed")
+    assert won.status_code == 200 and won.json()["status"] == "won"
+    refused = move(client, oid, "lost", "changed their mind")
+    assert refused.status_code == 409 and refused.json()["type"].endswith("move-not-allowed")
+    back = move(client, oid, "closing", "the order was withdrawn for a new signature")
+    assert back.json()["status"] == "open"
+
+
+def test_lost_and_disqualified_need_a_reason_and_reopen_where_they_stood(
+        client: TestClient, opportunity: dict[str, Any]) -> None:
+    oid = opportunity["id"]
+    move(client, oid, "questioning")
+    assert move(client, oid, "disqualified").status_code == 422
+    out = move(client, oid, "disqualified", "no compelling event")
+    assert (out.json()["status"], out.json()["step"]) == ("disqualified", "questioning")
+
+    refused = move(client, oid, "solution_design", "new budget")
+    assert refused.status_code == 409 and refused.json()["allowed"] == ["questioning"]
+    assert move(client, oid, "questioning").status_code == 422
+    reopened = move(client, oid, "questioning", "a new budget was approved")
+    assert (reopened.json()["status"], reopened.json()["step"]) == ("open", "questioning")
+
+    kinds = [(h["kind"], h["to_status"]) for h in client.get(f"/v1/opportunities/{oid}/history").json()["items"]]
+    assert kinds == [("create", "open"), ("forward", "open"), ("disqualified", "disqualified"),
+                     ("reopen", "open")]
+
+
+def test_an_impossible_move_is_its_own_problem_type(client: TestClient, opportunity: dict[str, Any]) -> None:
+    refused = move(client, opportunity["id"], "planning")
+    assert refused.status_code == 409
+    assert refused.json()["type"].endswith("move-not-allowed")
+    assert "planning" not in refused.json()["allowed"]
+
+
+def test_every_write_changes_the_etag_and_reads_do_not(client: TestClient, opportunity: dict[str, Any]) -> None:
+    oid = opportunity["id"]
+    seen = {client.get(f"/v1/opportunities/{oid}").headers["etag"]}
+    assert client.get(f"/v1/opportunities/{oid}").headers["etag"] in seen
+    writes = [
+        lambda: client.patch(f"/v1/opportunities/{oid}", json={"name": "Water plant, phase 2"}),
+        lambda: client.post(f"/v1/opportunities/{oid}/problems", json={"description": "Slow audits"}),
+        lambda: move(client, oid, "opening"),
+    ]
+    for write in writes:
+        assert write().status_code in (200, 201)
+        tag = client.get(f"/v1/opportunities/{oid}").headers["etag"]
+        assert tag not in seen
+        seen.add(tag)
+
+
+def test_if_match_guards_patch_and_transitions(client: TestClient, opportunity: dict[str, Any]) -> None:
+    oid = opportunity["id"]
+    stale = client.get(f"/v1/opportunities/{oid}").headers["etag"]
+    assert client.patch(f"/v1/opportunities/{oid}", json={"name": "Renamed"},
+                        headers={"If-Match": stale}).status_code == 200
+
+    refused = client.patch(f"/v1/opportunities/{oid}", json={"name": "Overwrite"},
+                           headers={"If-Match": stale})
+    assert refused.status_code == 412 and refused.json()["type"].endswith("precondition-failed")
+    refused = move(client, oid, "opening", **{"If-Match": stale})
+    assert refused.status_code == 412
+    current = client.get(f"/v1/opportunities/{oid}")
+    assert current.json()["name"] == "Renamed" and current.json()["step"] == "planning"
+
+    moved = move(client, oid, "opening", **{"If-Match": current.headers["etag"]})
+    assert moved.status_code == 200 and moved.headers["etag"] != current.headers["etag"]
+    assert move(client, oid, "questioning", **{"If-Match": "*"}).status_code == 200
