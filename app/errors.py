@@ -163,5 +163,5 @@ _PROBLEM_DESCRIPTIONS = {
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the problem+json answers a route can give."""
-    return {status: {"model": ProblemDetails, "description": _PROBLEM_DESCRIPTIONS[status],
-                     "content": {PROBLEM_MEDIA_TYPE: {}}} for status in statuses}
+    return {status: {"model": ProblemDetails, "description": _PROBLEM_DESCRIPTIONS[status]}
+            for status in statuses}

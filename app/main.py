@@ -1,12 +1,13 @@
 """Builds the FastAPI app: routers, error handlers, the request guard, the database."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from app.db import Database
-from app.errors import install_error_handlers
+from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.guard import RequestGuard
 from app.opportunities.router import router as opportunities_router
 from app.phases.routes import router as records_router
@@ -17,6 +18,28 @@ Runs every sales opportunity through the phases of a complex sale (Discover, Dia
 Deploy) and refuses a move until the data its gate needs is recorded. Every error is
 `application/problem+json` (RFC 9457); writes return an `ETag`, and `If-Match` guards changes.
 """
+
+
+def _problem_json_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The app's OpenAPI document, with every error answer typed as application/problem+json."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = generate()
+            problem = {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
+            for operations in spec["paths"].values():
+                for operation in operations.values():
+                    for status, response in operation["responses"].items():
+                        if status[0] in "45":
+                            response["content"] = {PROBLEM_MEDIA_TYPE: problem}
+            schemas = spec["components"]["schemas"]
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(unused, None)
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    return openapi
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -34,4 +57,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(opportunities_router)
     app.include_router(records_router)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.openapi = _problem_json_openapi(app)  # type: ignore[method-assign]
     return app

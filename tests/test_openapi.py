@@ -21,5 +21,7 @@ def test_every_error_answer_is_documented_as_problem_json(tmp_path: Path) -> Non
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             for status, response in operation["responses"].items():
-                if status.startswith(("4", "5")) and status != "422" or status in ("409", "412"):
-                    assert "application/problem+json" in response["content"], (method, path, status)
+                if status.startswith(("4", "5")):
+                    assert list(response["content"]) == ["application/problem+json"], (method, path, status)
+                    schema = response["content"]["application/problem+json"]["schema"]
+                    assert schema["$ref"].endswith("/ProblemDetails")
