@@ -11,6 +11,7 @@ from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.guard import RequestGuard
 from app.opportunities.router import router as opportunities_router
 from app.phases.routes import router as records_router
+from app.tasks.router import router as tasks_router
 from app.settings import Settings, get_settings
 
 DESCRIPTION = """\
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(opportunities_router)
     app.include_router(records_router)
+    app.include_router(tasks_router)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.openapi = _problem_json_openapi(app)  # type: ignore[method-assign]
     return app

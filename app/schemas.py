@@ -5,7 +5,8 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import pycountry
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, WithJsonSchema, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictStr, WithJsonSchema,
+                      create_model, model_validator)
 
 # Control characters other than tab, newline and carriage return are refused everywhere:
 # they corrupt logs and exports, and PostgreSQL cannot store NUL at all.
@@ -103,3 +104,23 @@ class RecordRead(Output):
     created_by: str
     updated_at: datetime
     updated_by: str
+
+
+def patch_of(create: type[Input]) -> type[Patch]:
+    """The partial-update shape of a create shape: every field optional; required ones not nullable."""
+    fields: dict[str, Any] = {name: (info.annotation | None, Field(None, description=info.description))
+                              for name, info in create.model_fields.items()}
+    required = frozenset(name for name, info in create.model_fields.items() if info.is_required())
+    update = create_model(create.__name__.removesuffix("Create") + "Update", __base__=Patch,
+                          __doc__="Fields to change; absent ones stay as they are.", **fields)
+    update.not_nullable = required
+    return update
+
+
+def read_of(create: type[Input], **extra: Any) -> type[RecordRead]:
+    """The stored shape of a create shape: the same fields, always present, plus the record's own."""
+    fields: dict[str, Any] = {name: (info.annotation, Field(description=info.description))
+                              for name, info in create.model_fields.items()}
+    fields.update(extra)
+    return create_model(create.__name__.removesuffix("Create") + "Read", __base__=RecordRead,
+                        __doc__="As stored.", **fields)

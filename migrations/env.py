@@ -9,6 +9,7 @@ from sqlalchemy import create_engine
 import app.opportunities.models  # noqa: F401  (registers the tables)
 import app.phases.catalog  # noqa: F401
 from app.db import Base, UTCDateTime
+from app.phases.records import UUIDList
 from app.settings import get_settings
 
 config = context.config
@@ -22,6 +23,8 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     """Write our column types as plain SQLAlchemy types, so revisions never import the app."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, UUIDList):
+        return "sa.JSON()"
     return False
 
 

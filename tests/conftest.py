@@ -146,14 +146,6 @@ def opportunity(client: TestClient) -> dict[str, Any]:
     return response.json()
 
 
-def diagnose(client: TestClient, opportunity_id: str) -> None:
-    """Record what the presentation gate needs."""
-    assert client.post(f"/v1/opportunities/{opportunity_id}/problems",
-                       json=QUANTIFIED_PROBLEM).status_code == 201
-    assert client.post(f"/v1/opportunities/{opportunity_id}/stakeholders",
-                       json=ECONOMIC_BUYER).status_code == 201
-
-
 def move(client: TestClient, opportunity_id: str, to: str, reason: str | None = None,
          **headers: str) -> Any:
     """POST a transition; returns the response."""

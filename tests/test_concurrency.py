@@ -7,7 +7,7 @@ import httpx2
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.conftest import diagnose
+from tests.method import prepare
 
 CONCURRENT = 50
 
@@ -22,7 +22,7 @@ async def _race(app: FastAPI, url: str, body: dict[str, Any], headers: dict[str,
 def test_fifty_concurrent_moves_apply_once(app: FastAPI, client: TestClient,
                                            opportunity: dict[str, Any]) -> None:
     oid = opportunity["id"]
-    diagnose(client, oid)
+    prepare(client, oid, "presentation")
     responses = asyncio.run(_race(app, f"/v1/opportunities/{oid}/transitions",
                                   {"to": "presentation"}, {}))
     statuses = sorted(r.status_code for r in responses)

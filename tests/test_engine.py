@@ -52,7 +52,9 @@ def test_forward_move_crossing_steps_stops_at_the_first_failing_gate_and_names_i
     with pytest.raises(GateBlocked) as refused:
         machine_for(TOY).move(step="a", status="open", to="d", reason=None, document=doc())
     assert refused.value.extensions["step"] == "b"
-    assert [u["code"] for u in refused.value.extensions["unmet"]] == ["toy.b_ready", "toy.b_nice"]
+    assert [(u["code"], u["step"]) for u in refused.value.extensions["unmet"]] == [
+        ("toy.b_ready", "b"), ("toy.b_nice", "b"), ("toy.c_ready", "c")]
+    assert "nor 1 more on the way to d" in refused.value.detail
 
     with pytest.raises(GateBlocked) as refused:
         machine_for(TOY).move(step="a", status="open", to="d", reason=None, document=doc(b=True))
@@ -117,7 +119,7 @@ def test_definitions_are_checked_when_loaded() -> None:
         definition_from_dict({**base, "steps": [{"name": "a", "phase": "p"}, {"name": "b", "phase": "q"}]})
     with pytest.raises(ValueError, match="reserved"):
         definition_from_dict({**base, "steps": [{"name": "a", "phase": "p"}, {"name": "lost", "phase": "p"}]})
-    with pytest.raises(ValueError, match="unique"):
+    with pytest.raises(ValueError, match="the gate into b: requirement codes must be unique"):
         definition_from_dict({**base, "steps": [{"name": "a", "phase": "p"}, {"name": "b", "phase": "p", "gate": [
             _requirement("dup", "x"), _requirement("dup", "y")]}]})
 

@@ -2,7 +2,8 @@
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import WATER_DEAL, diagnose, move
+from tests.conftest import WATER_DEAL, move
+from tests.method import prepare
 
 
 def test_cursor_pages_cover_every_opportunity_once_in_creation_order(client: TestClient) -> None:
@@ -24,7 +25,7 @@ def test_filters_by_phase_step_status_and_owner(client: TestClient) -> None:
     a = client.post("/v1/opportunities", json={**WATER_DEAL, "owner": "rep.kim"}).json()["id"]
     b = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
     c = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
-    diagnose(client, b)
+    prepare(client, b, "presentation")
     move(client, b, "presentation")
     move(client, c, "lost", "no budget this year")
 

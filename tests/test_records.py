@@ -19,7 +19,7 @@ def test_problem_lifecycle(client: TestClient, opportunity: dict[str, Any]) -> N
     changed = client.patch(f"{base}/{problem['id']}", json={"cost": QUANTIFIED_PROBLEM["cost"]},
                            headers={"If-Match": '"1"', "X-Actor": "rep.kim"})
     assert changed.status_code == 200, changed.text
-    assert changed.json()["cost"] == QUANTIFIED_PROBLEM["cost"]
+    assert changed.json()["cost"] == {**QUANTIFIED_PROBLEM["cost"], "basis": None, "assumptions": None}
     assert changed.json()["description"] == "Audit findings pile up"
     assert (changed.json()["version"], changed.json()["updated_by"]) == (2, "rep.kim")
 

@@ -4,33 +4,39 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import diagnose, move
+from tests.conftest import move
+from tests.method import prepare
 
 
 def test_crossing_several_steps_stops_at_the_failing_gate_and_moves_nothing(
         client: TestClient, opportunity: dict[str, Any]) -> None:
     oid = opportunity["id"]
+    prepare(client, oid, "questioning")
+    before = client.get(f"/v1/opportunities/{oid}").json()
     refused = move(client, oid, "closing")
     assert refused.status_code == 409 and refused.json()["type"].endswith("gate-blocked")
-    assert refused.json()["step"] == "presentation"
-    assert "presentation" in refused.json()["detail"]
-    current = client.get(f"/v1/opportunities/{oid}").json()
-    assert current["step"] == "planning" and current["version"] == opportunity["version"]
+    assert refused.json()["step"] == "solution_design"
+    assert "solution_design" in refused.json()["detail"]
+    assert client.get(f"/v1/opportunities/{oid}").json() == before
     assert len(client.get(f"/v1/opportunities/{oid}/history").json()["items"]) == 1
 
 
-def test_moves_before_the_gated_step_need_nothing(client: TestClient, opportunity: dict[str, Any]) -> None:
+def test_next_walks_the_steps_through_their_phases(client: TestClient, opportunity: dict[str, Any]) -> None:
     oid = opportunity["id"]
-    for step, phase in [("opening", "discover"), ("questioning", "diagnose"), ("solution_design", "design")]:
-        moved = move(client, oid, "next")
-        assert moved.status_code == 200, moved.text
-        assert (moved.json()["step"], moved.json()["phase"]) == (step, phase)
+    prepare(client, oid, "follow_up")
+    walked = []
+    while (moved := move(client, oid, "next")).status_code == 200:
+        walked.append((moved.json()["step"], moved.json()["phase"]))
+    assert moved.status_code == 409 and moved.json()["type"].endswith("move-not-allowed")
+    assert walked == [("opening", "discover"), ("questioning", "diagnose"), ("solution_design", "design"),
+                      ("presentation", "deploy"), ("negotiation", "deploy"), ("closing", "deploy"),
+                      ("follow_up", "deploy")]
 
 
 def test_back_moves_need_a_reason_and_moving_forward_again_rechecks_the_gate(
         client: TestClient, opportunity: dict[str, Any]) -> None:
     oid = opportunity["id"]
-    diagnose(client, oid)
+    prepare(client, oid, "presentation")
     assert move(client, oid, "presentation").status_code == 200
 
     refused = move(client, oid, "questioning")
@@ -42,14 +48,14 @@ def test_back_moves_need_a_reason_and_moving_forward_again_rechecks_the_gate(
     stakeholders = client.get(f"/v1/opportunities/{oid}/stakeholders").json()["items"]
     assert client.delete(f"/v1/opportunities/{oid}/stakeholders/{stakeholders[0]['id']}").status_code == 204
     again = move(client, oid, "presentation")
-    assert again.status_code == 409
+    assert again.status_code == 409 and again.json()["step"] == "solution_design"
     assert [u["code"] for u in again.json()["unmet"]] == ["diagnose.decision_maker_identified"]
 
 
 def test_reaching_follow_up_wins_and_a_won_deal_cannot_be_lost(
         client: TestClient, opportunity: dict[str, Any]) -> None:
     oid = opportunity["id"]
-    diagnose(client, oid)
+    prepare(client, oid, "follow_up")
     won = move(client, oid, "follow_up", "order signed")
     assert won.status_code == 200 and won.json()["status"] == "won"
     refused = move(client, oid, "lost", "changed their mind")
@@ -61,9 +67,11 @@ def test_reaching_follow_up_wins_and_a_won_deal_cannot_be_lost(
 def test_lost_and_disqualified_need_a_reason_and_reopen_where_they_stood(
         client: TestClient, opportunity: dict[str, Any]) -> None:
     oid = opportunity["id"]
+    prepare(client, oid, "questioning")
     move(client, oid, "questioning")
-    assert move(client, oid, "disqualified").status_code == 422
-    out = move(client, oid, "disqualified", "no compelling event")
+    assert move(client, oid, "disqualified", "no compelling event").status_code == 422
+    out = client.post(f"/v1/opportunities/{oid}/transitions",
+                      json={"to": "disqualified", "reason_code": "no_urgency"})
     assert (out.json()["status"], out.json()["step"]) == ("disqualified", "questioning")
 
     refused = move(client, oid, "solution_design", "new budget")
@@ -91,7 +99,7 @@ def test_every_write_changes_the_etag_and_reads_do_not(client: TestClient, oppor
     writes = [
         lambda: client.patch(f"/v1/opportunities/{oid}", json={"name": "Water plant, phase 2"}),
         lambda: client.post(f"/v1/opportunities/{oid}/problems", json={"description": "Slow audits"}),
-        lambda: move(client, oid, "opening"),
+        lambda: move(client, oid, "lost", "went with a rival"),
     ]
     for write in writes:
         assert write().status_code in (200, 201)
@@ -109,11 +117,11 @@ def test_if_match_guards_patch_and_transitions(client: TestClient, opportunity: 
     refused = client.patch(f"/v1/opportunities/{oid}", json={"name": "Overwrite"},
                            headers={"If-Match": stale})
     assert refused.status_code == 412 and refused.json()["type"].endswith("precondition-failed")
-    refused = move(client, oid, "opening", **{"If-Match": stale})
+    refused = move(client, oid, "lost", "no budget", **{"If-Match": stale})
     assert refused.status_code == 412
     current = client.get(f"/v1/opportunities/{oid}")
-    assert current.json()["name"] == "Renamed" and current.json()["step"] == "planning"
+    assert current.json()["name"] == "Renamed" and current.json()["status"] == "open"
 
-    moved = move(client, oid, "opening", **{"If-Match": current.headers["etag"]})
+    moved = move(client, oid, "lost", "no budget", **{"If-Match": current.headers["etag"]})
     assert moved.status_code == 200 and moved.headers["etag"] != current.headers["etag"]
-    assert move(client, oid, "questioning", **{"If-Match": "*"}).status_code == 200
+    assert move(client, oid, "planning", "budget found", **{"If-Match": "*"}).status_code == 200

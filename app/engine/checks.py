@@ -1,6 +1,7 @@
 """The registry of requirement kinds: named checks over an opportunity's document."""
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 # A check reads the document (the opportunity and its records) and the requirement's
@@ -20,3 +21,13 @@ def check(kind: str) -> Callable[[Check], Check]:
         return fn
 
     return register
+
+
+def parse_time(value: str) -> datetime:
+    """A time from the document (ISO 8601, as the API writes it)."""
+    return datetime.fromisoformat(value)
+
+
+def days_between(earlier: str, later: str) -> float:
+    """Days from one document time to another."""
+    return (parse_time(later) - parse_time(earlier)).total_seconds() / 86400

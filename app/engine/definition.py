@@ -9,6 +9,7 @@ from app.engine.checks import CHECKS
 
 Severity = Literal["block", "warn"]
 OUTCOMES = ("lost", "disqualified")
+DISQUALIFY_CODES = ("no_urgency", "no_resources", "no_decision_maker_access", "not_a_fit", "other")
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,21 @@ class Requirement:
 
 
 @dataclass(frozen=True)
+class ChecklistItem:
+    """One piece of advice for a step; `check` tells whether the records show it done."""
+
+    text: str
+    check: Requirement | None = None
+
+
+@dataclass(frozen=True)
 class Step:
-    """A step of the sale, the phase it belongs to, and the gate into it."""
+    """A step of the sale, the phase it belongs to, the gate into it, and its checklist."""
 
     name: str
     phase: str
     gate: tuple[Requirement, ...] = ()
+    checklist: tuple[ChecklistItem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,8 @@ class ProcessDefinition:
     title: str
     phases: tuple[str, ...]
     steps: tuple[Step, ...]
+    recommendations: tuple[Requirement, ...] = ()
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
     @cached_property
     def _position(self) -> dict[str, int]:
@@ -87,15 +99,29 @@ class ProcessDefinition:
         return self.steps[self._position[source] + 1 : self._position[dest] + 1]
 
 
-def _requirement(data: Mapping[str, Any], step: str) -> Requirement:
+def _requirement(data: Mapping[str, Any], where: str) -> Requirement:
     kind = data["kind"]
     if kind not in CHECKS:
-        raise ValueError(f"step {step}: requirement {data.get('code')!r} has unknown kind {kind!r}")
+        raise ValueError(f"{where}: requirement {data.get('code')!r} has unknown kind {kind!r}")
     severity = data.get("severity", "block")
     if severity not in ("block", "warn"):
-        raise ValueError(f"step {step}: severity must be block or warn, not {severity!r}")
+        raise ValueError(f"{where}: severity must be block or warn, not {severity!r}")
     return Requirement(code=data["code"], kind=kind, message=data["message"], fix=data["fix"],
                        severity=severity, params=dict(data.get("params") or {}))
+
+
+def _checklist_item(data: Mapping[str, Any], where: str) -> ChecklistItem:
+    if "kind" not in data:
+        return ChecklistItem(text=data["text"])
+    check = _requirement({"code": data.get("code", ""), "message": data["text"], "fix": data.get("fix", ""),
+                          "kind": data["kind"], "params": data.get("params")}, where)
+    return ChecklistItem(text=data["text"], check=check)
+
+
+def _unique_codes(requirements: tuple[Requirement, ...], where: str) -> None:
+    codes = [r.code for r in requirements]
+    if len(set(codes)) != len(codes):
+        raise ValueError(f"{where}: requirement codes must be unique")
 
 
 def definition_from_dict(data: Mapping[str, Any]) -> ProcessDefinition:
@@ -107,13 +133,16 @@ def definition_from_dict(data: Mapping[str, Any]) -> ProcessDefinition:
             raise ValueError(f"step {raw['name']}: unknown phase {raw['phase']!r}")
         if raw["name"] in OUTCOMES or raw["name"] == "next":
             raise ValueError(f"step name {raw['name']!r} is reserved")
-        gate = tuple(_requirement(r, raw["name"]) for r in raw.get("gate") or ())
-        steps.append(Step(name=raw["name"], phase=raw["phase"], gate=gate))
+        where = f"step {raw['name']}"
+        gate = tuple(_requirement(r, where) for r in raw.get("gate") or ())
+        _unique_codes(gate, f"the gate into {raw['name']}")
+        checklist = tuple(_checklist_item(c, where) for c in raw.get("checklist") or ())
+        steps.append(Step(name=raw["name"], phase=raw["phase"], gate=gate, checklist=checklist))
     names = [s.name for s in steps]
     if len(set(names)) != len(names) or len(names) < 2:
         raise ValueError("a process needs at least two steps with distinct names")
-    codes = [r.code for s in steps for r in s.gate]
-    if len(set(codes)) != len(codes):
-        raise ValueError("requirement codes must be unique within a process")
+    recommendations = tuple(_requirement(r, "recommendations") for r in data.get("recommendations") or ())
+    _unique_codes(recommendations, "recommendations")
     return ProcessDefinition(key=data["key"], version=int(data["version"]), title=data["title"],
-                             phases=phases, steps=tuple(steps))
+                             phases=phases, steps=tuple(steps), recommendations=recommendations,
+                             settings=dict(data.get("settings") or {}))

@@ -6,7 +6,7 @@ from typing import Any
 
 from transitions import EventData, Machine, MachineError
 
-from app.engine.definition import OUTCOMES, ProcessDefinition
+from app.engine.definition import DISQUALIFY_CODES, OUTCOMES, ProcessDefinition
 from app.engine.gates import GateResult, evaluate_gate
 from app.errors import DomainError, GateBlocked, InvalidInput, MoveNotAllowed, ReasonRequired
 
@@ -14,14 +14,15 @@ from app.errors import DomainError, GateBlocked, InvalidInput, MoveNotAllowed, R
 class _Move:
     """The light model a trigger runs on: where the opportunity stands and what it carries."""
 
-    __slots__ = ("state", "resume_step", "document", "reason", "gates", "refusal")
+    __slots__ = ("state", "resume_step", "document", "reason", "reason_code", "gates", "refusal")
 
     def __init__(self, state: str, resume_step: str, document: Mapping[str, Any],
-                 reason: str | None) -> None:
+                 reason: str | None, reason_code: str | None) -> None:
         self.state = state
         self.resume_step = resume_step
         self.document = document
         self.reason = reason
+        self.reason_code = reason_code
         self.gates: list[GateResult] = []
         self.refusal: DomainError | None = None
 
@@ -55,9 +56,10 @@ class ProcessMachine:
                                     "conditions": [self._has_reason]})
             transitions.append({"trigger": trigger, "source": list(OUTCOMES), "dest": dest,
                                 "conditions": [self._reopens_here, self._has_reason]})
-        for outcome in OUTCOMES:
-            transitions.append({"trigger": f"to_{outcome}", "source": open_steps, "dest": outcome,
-                                "conditions": [self._has_reason]})
+        transitions.append({"trigger": "to_lost", "source": open_steps, "dest": "lost",
+                            "conditions": [self._has_reason]})
+        transitions.append({"trigger": "to_disqualified", "source": open_steps, "dest": "disqualified",
+                            "conditions": [self._has_reason_code]})
         self._machine = Machine(model=None, states=steps + list(OUTCOMES), transitions=transitions,
                                 initial=None, auto_transitions=False, send_event=True)
 
@@ -66,7 +68,7 @@ class ProcessMachine:
         return [t.removeprefix("to_") for t in self._machine.get_triggers(state)]
 
     def move(self, *, step: str, status: str, to: str, reason: str | None,
-             document: Mapping[str, Any]) -> MoveResult:
+             document: Mapping[str, Any], reason_code: str | None = None) -> MoveResult:
         """Apply the process to a requested move (`next` is the following step); raise its refusal."""
         definition = self.definition
         if to == "next":
@@ -79,7 +81,7 @@ class ProcessMachine:
             raise InvalidInput(f"Unknown step {to!r}.",
                                allowed=list(definition.step_names) + list(OUTCOMES))
         state = step if status in ("open", "won") else status
-        model = _Move(state, step, document, reason.strip() if reason else None)
+        model = _Move(state, step, document, reason.strip() if reason else None, reason_code)
         try:
             moved = self._machine.events[f"to_{to}"].trigger(model)
         except MachineError:
@@ -114,17 +116,25 @@ class ProcessMachine:
     def _gates_pass(self, event: EventData) -> bool:
         model: _Move = event.model
         for step in self.definition.crossed(model.state, event.transition.dest):
-            if not step.gate:
-                continue
-            result = evaluate_gate(step, model.document)
-            model.gates.append(result)
-            if not result.passed:
-                model.refusal = GateBlocked(
-                    f"The gate into {step.name} is not met: "
-                    + "; ".join(f.code for f in result.unmet if f.severity == "block") + ".",
-                    step=step.name, passed=False, unmet=result.as_dict()["unmet"])
-                return False
-        return True
+            if step.gate:
+                model.gates.append(evaluate_gate(step, model.document))
+        failed = [g for g in model.gates if not g.passed]
+        if not failed:
+            return True
+        # The first failing gate stops the move; the answer lists everything missing on the
+        # way to the target, each requirement once, under the first gate that asks for it.
+        unmet: dict[str, dict[str, Any]] = {}
+        for gate in model.gates:
+            for finding in gate.as_dict()["unmet"]:
+                unmet.setdefault(finding["code"], finding)
+        blocking = [code for code, f in unmet.items() if f["severity"] == "block"]
+        model.refusal = GateBlocked(
+            f"The gate into {failed[0].step} is not met"
+            + (f" (nor {len(failed) - 1} more on the way to {event.transition.dest})" if len(failed) > 1 else "")
+            + ": " + "; ".join(blocking) + ".",
+            step=failed[0].step, passed=False, unmet=list(unmet.values()),
+            gates=[g.as_dict() for g in model.gates])
+        return False
 
     def _has_reason(self, event: EventData) -> bool:
         model: _Move = event.model
@@ -133,6 +143,21 @@ class ProcessMachine:
         kind = self._kind(model.state, event.transition.dest)
         model.refusal = ReasonRequired(f"A {kind} move must say why: send a non-empty 'reason'.")
         return False
+
+    def _has_reason_code(self, event: EventData) -> bool:
+        model: _Move = event.model
+        if model.reason_code is None:
+            model.refusal = ReasonRequired("Disqualifying needs a 'reason_code': " + ", ".join(DISQUALIFY_CODES) + ".",
+                                           allowed=list(DISQUALIFY_CODES))
+            return False
+        if model.reason_code not in DISQUALIFY_CODES:
+            model.refusal = InvalidInput(f"Unknown reason_code {model.reason_code!r}.",
+                                         allowed=list(DISQUALIFY_CODES))
+            return False
+        if model.reason_code == "other" and not model.reason:
+            model.refusal = ReasonRequired("reason_code 'other' needs a 'reason' that says what it is.")
+            return False
+        return True
 
     def _reopens_here(self, event: EventData) -> bool:
         model: _Move = event.model

@@ -1,6 +1,7 @@
 """The document gates read: the opportunity and its records, each loaded on first use."""
 
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -12,12 +13,13 @@ from app.phases.catalog import RECORD_KINDS
 
 
 class OpportunityDocument(Mapping[str, Any]):
-    """`opportunity` plus one list per record kind, in their API shape; queried lazily."""
+    """`opportunity`, `now`, and each record kind in its API shape (a list, or one record or
+    None for a singleton), each queried on first use."""
 
-    def __init__(self, session: Session, opportunity: Opportunity) -> None:
+    def __init__(self, session: Session, opportunity: Opportunity, now: datetime) -> None:
         self._session = session
         self._opportunity = opportunity
-        self._loaded: dict[str, Any] = {}
+        self._loaded: dict[str, Any] = {"now": now.isoformat()}
 
     def __getitem__(self, key: str) -> Any:
         if key not in self._loaded:
@@ -25,10 +27,10 @@ class OpportunityDocument(Mapping[str, Any]):
         return self._loaded[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(("opportunity", *RECORD_KINDS))
+        return iter(("now", "opportunity", *RECORD_KINDS))
 
     def __len__(self) -> int:
-        return 1 + len(RECORD_KINDS)
+        return 2 + len(RECORD_KINDS)
 
     def _load(self, key: str) -> Any:
         if key == "opportunity":
@@ -38,4 +40,7 @@ class OpportunityDocument(Mapping[str, Any]):
         rows = self._session.scalars(
             select(model).where(model.workspace_id == self._opportunity.workspace_id,
                                 model.opportunity_id == self._opportunity.id).order_by(model.id))
-        return [kind.read.model_validate(row).model_dump(mode="json") for row in rows]
+        shaped = [kind.read.model_validate(row).model_dump(mode="json") for row in rows]
+        if kind.singleton:
+            return shaped[0] if shaped else None
+        return shaped

@@ -8,7 +8,7 @@ from sqlalchemy import (JSON, BigInteger, CheckConstraint, ForeignKeyConstraint,
                         Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, Tracked, UTCDateTime
+from app.db import Base, Tracked, UTCDateTime, utcnow
 
 STATUSES = ("open", "won", "lost", "disqualified")
 
@@ -31,6 +31,8 @@ class Opportunity(Tracked, Base):
     phase: Mapped[str] = mapped_column(String(50))
     step: Mapped[str] = mapped_column(String(50))
     step_entered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome_reason_code: Mapped[str | None] = mapped_column(String(50))
 
     __table_args__ = (
         CheckConstraint("status IN ('open', 'won', 'lost', 'disqualified')", name="status"),
@@ -45,6 +47,11 @@ class Opportunity(Tracked, Base):
     def account(self) -> dict[str, Any]:
         """The customer's account as the API shows it."""
         return {"name": self.account_name, "industry": self.account_industry}
+
+    @property
+    def days_in_step(self) -> int:
+        """Whole days since the opportunity entered its current step."""
+        return (utcnow() - self.step_entered_at).days
 
     @property
     def process(self) -> dict[str, Any]:
@@ -78,6 +85,7 @@ class HistoryEntry(Base):
     actor: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     reason: Mapped[str | None] = mapped_column(Text)
+    reason_code: Mapped[str | None] = mapped_column(String(50))
     gates: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
     __table_args__ = (

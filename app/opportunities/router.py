@@ -1,6 +1,7 @@
 """HTTP routes of opportunities: parse, call the service, shape the answer."""
 
 import uuid
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
@@ -11,8 +12,9 @@ from app.errors import problem_responses
 from app.etags import etag
 from app.opportunities import service
 from app.opportunities.models import Opportunity
-from app.opportunities.schemas import (GateRead, HistoryRead, OpportunityCreate, OpportunityPage,
-                                       OpportunityRead, OpportunityUpdate, Status, TransitionRequest)
+from app.opportunities.schemas import (ChecklistEntryRead, FindingRead, GateRead, GuidanceRead,
+                                       HistoryRead, OpportunityCreate, OpportunityPage, OpportunityRead,
+                                       OpportunityUpdate, Status, TransitionRequest)
 from app.schemas import Items
 from app.settings import get_settings
 
@@ -73,7 +75,8 @@ def move_opportunity(opportunity_id: uuid.UUID, body: TransitionRequest, session
                      caller: CallerDep, response: Response, if_match: IfMatch = None) -> OpportunityRead:
     """Move the opportunity: forward through gates, back with a reason, lost, disqualified, reopen."""
     opportunity = service.move_opportunity(session, caller, opportunity_id, to=body.to,
-                                           reason=body.reason, if_match=if_match)
+                                           reason=body.reason, reason_code=body.reason_code,
+                                           if_match=if_match)
     return _read(response, opportunity)
 
 
@@ -83,6 +86,19 @@ def evaluate_gate(opportunity_id: uuid.UUID, step: Annotated[str, Path(max_lengt
     """Evaluate the gate into a step now, without moving (a dry run)."""
     result = service.evaluate_step_gate(session, caller, opportunity_id, step)
     return GateRead.model_validate(result.as_dict())
+
+
+@router.get("/{opportunity_id}/guidance", responses=problem_responses(404, 422))
+def get_guidance(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> GuidanceRead:
+    """Where the opportunity stands: the step's checklist, the next gate, recommendations."""
+    opportunity, guidance = service.get_guidance(session, caller, opportunity_id)
+    return GuidanceRead(
+        phase=guidance.phase, step=guidance.step, status=guidance.status,
+        days_in_step=opportunity.days_in_step, last_activity_at=opportunity.last_activity_at,
+        checklist=[ChecklistEntryRead(text=c.text, done=c.done) for c in guidance.checklist],
+        next_step=guidance.next_step,
+        next_gate=GateRead.model_validate(guidance.next_gate.as_dict()) if guidance.next_gate else None,
+        recommendations=[FindingRead.model_validate(asdict(f)) for f in guidance.recommendations])
 
 
 @router.get("/{opportunity_id}/history", responses=problem_responses(404, 422))

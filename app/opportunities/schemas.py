@@ -9,6 +9,7 @@ from pydantic import Field, StrictStr
 from app.schemas import Input, Money, MoneyRead, Name, Output, Page, Patch, Reason, Slug
 
 Status = Literal["open", "won", "lost", "disqualified"]
+DisqualifyCode = Literal["no_urgency", "no_resources", "no_decision_maker_access", "not_a_fit", "other"]
 
 
 class Account(Input):
@@ -77,6 +78,9 @@ class OpportunityRead(Output):
     phase: str
     step: str
     step_entered_at: datetime
+    days_in_step: int
+    last_activity_at: datetime | None = Field(description="When the customer was last contacted.")
+    outcome_reason_code: str | None = Field(description="Why it was disqualified (or lost).")
     process: ProcessRef
     version: int
     created_at: datetime
@@ -92,8 +96,9 @@ class TransitionRequest(Input):
     """A requested move: a later step, an earlier one, `next`, `lost` or `disqualified`."""
 
     to: StrictStr = Field(max_length=50, description="A step name, next, lost or disqualified.")
-    reason: Reason | None = Field(None, description="Why; required for back moves, lost, "
-                                  "disqualified and reopening.")
+    reason: Reason | None = Field(None, description="Why; required for back moves, lost and "
+                                  "reopening, and for disqualified with reason_code other.")
+    reason_code: DisqualifyCode | None = Field(None, description="Required to disqualify.")
 
 
 class FindingRead(Output):
@@ -131,4 +136,26 @@ class HistoryRead(Output):
     actor: str
     at: datetime
     reason: str | None
+    reason_code: str | None
     gates: list[GateRead]
+
+
+class ChecklistEntryRead(Output):
+    """One piece of the step's advice; done is null where the records cannot tell."""
+
+    text: str
+    done: bool | None
+
+
+class GuidanceRead(Output):
+    """Where the opportunity stands and what to do next."""
+
+    phase: str
+    step: str
+    status: Status
+    days_in_step: int
+    last_activity_at: datetime | None
+    checklist: list[ChecklistEntryRead]
+    next_step: str | None
+    next_gate: GateRead | None = Field(description="The gate into the next step, evaluated now.")
+    recommendations: list[FindingRead]

@@ -4,7 +4,6 @@ import base64
 import binascii
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,18 +11,21 @@ from uuid6 import uuid7
 
 from app.caller import Caller
 from app.db import utcnow
+from app.engine.definition import OUTCOMES
 from app.engine.gates import GateResult, evaluate_gate
-from app.engine.machine import MoveResult, machine_for
+from app.engine.guidance import Guidance, guide
+from app.engine.machine import machine_for
 from app.errors import InvalidInput, NotFound
 from app.etags import check_if_match
 from app.opportunities.document import OpportunityDocument
 from app.opportunities.lookup import get_opportunity, lock_opportunity
 from app.opportunities.models import HistoryEntry, Opportunity
 from app.opportunities.schemas import OpportunityCreate, OpportunityUpdate
+from app.phases.deploy.plan import create_follow_up_plan
 from app.processes.service import get_definition, latest_definition
 
 __all__ = ["get_opportunity", "create_opportunity", "update_opportunity", "list_opportunities",
-           "move_opportunity", "evaluate_step_gate", "list_history"]
+           "move_opportunity", "evaluate_step_gate", "get_guidance", "list_history"]
 
 
 def create_opportunity(session: Session, caller: Caller, data: OpportunityCreate) -> Opportunity:
@@ -120,38 +122,36 @@ def list_opportunities(session: Session, caller: Caller, *, phase: str | None, s
 
 
 def move_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID, *, to: str,
-                     reason: str | None, if_match: str | None) -> Opportunity:
+                     reason: str | None, reason_code: str | None, if_match: str | None) -> Opportunity:
     """Move an opportunity as its process allows, and append the move to its history."""
     opportunity = lock_opportunity(session, caller, opportunity_id)
     check_if_match(opportunity.version, if_match)
     definition = get_definition(opportunity.process_key, opportunity.process_version)
-    result = machine_for(definition).move(
-        step=opportunity.step, status=opportunity.status, to=to, reason=reason,
-        document=OpportunityDocument(session, opportunity))
-    _apply(session, caller, opportunity, result, reason)
-    return opportunity
-
-
-def _apply(session: Session, caller: Caller, opportunity: Opportunity, result: MoveResult,
-           reason: str | None) -> None:
-    definition = get_definition(opportunity.process_key, opportunity.process_version)
     now = utcnow()
-    entry: dict[str, Any] = {"from_step": opportunity.step, "from_phase": opportunity.phase,
-                             "from_status": opportunity.status}
+    document = OpportunityDocument(session, opportunity, now)
+    result = machine_for(definition).move(step=opportunity.step, status=opportunity.status, to=to,
+                                          reason=reason, reason_code=reason_code, document=document)
+    entry = HistoryEntry(
+        workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id, kind=result.kind,
+        from_step=opportunity.step, from_phase=opportunity.phase, from_status=opportunity.status,
+        actor=caller.actor, at=now, reason=reason.strip() if reason else None,
+        reason_code=reason_code if result.kind in OUTCOMES else None,
+        gates=[g.as_dict() for g in result.gates])
     if result.to_step != opportunity.step:
         opportunity.step_entered_at = now
     opportunity.step = result.to_step
     opportunity.phase = definition.step(result.to_step).phase
     opportunity.status = result.status
+    opportunity.outcome_reason_code = entry.reason_code
     opportunity.touch(caller.actor, now)
     session.flush()
-    session.add(HistoryEntry(
-        workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id,
-        seq=opportunity.version, kind=result.kind, to_step=opportunity.step,
-        to_phase=opportunity.phase, to_status=opportunity.status, actor=caller.actor, at=now,
-        reason=reason.strip() if reason else None, gates=[g.as_dict() for g in result.gates],
-        **entry))
+    entry.seq, entry.to_step, entry.to_phase, entry.to_status = (
+        opportunity.version, opportunity.step, opportunity.phase, opportunity.status)
+    session.add(entry)
+    if result.kind == "forward" and result.status == "won":
+        create_follow_up_plan(session, caller, opportunity, definition, document)
     session.flush()
+    return opportunity
 
 
 def evaluate_step_gate(session: Session, caller: Caller, opportunity_id: uuid.UUID,
@@ -162,7 +162,16 @@ def evaluate_step_gate(session: Session, caller: Caller, opportunity_id: uuid.UU
     if not definition.has_step(step):
         raise NotFound(f"The process {definition.key} has no step {step!r}.",
                        allowed=list(definition.step_names))
-    return evaluate_gate(definition.step(step), OpportunityDocument(session, opportunity))
+    return evaluate_gate(definition.step(step), OpportunityDocument(session, opportunity, utcnow()))
+
+
+def get_guidance(session: Session, caller: Caller, opportunity_id: uuid.UUID) -> tuple[Opportunity, Guidance]:
+    """The opportunity and what the method advises for it now."""
+    opportunity = get_opportunity(session, caller, opportunity_id)
+    definition = get_definition(opportunity.process_key, opportunity.process_version)
+    document = OpportunityDocument(session, opportunity, utcnow())
+    return opportunity, guide(definition, step=opportunity.step, status=opportunity.status,
+                              document=document)
 
 
 def list_history(session: Session, caller: Caller, opportunity_id: uuid.UUID) -> Sequence[HistoryEntry]:

@@ -1,32 +1,59 @@
-"""The kinds of record an opportunity gathers: table, API shapes, and document key."""
+"""Every kind of record an opportunity gathers, phase by phase."""
 
-from dataclasses import dataclass
+from app.phases.deploy import schemas as deploy
+from app.phases.deploy.models import Acceptance, BuyingSignal, Objection, Presentation, Task
+from app.phases.design import schemas as design
+from app.phases.design.models import Proposition, ScopeItem, SolutionOption
+from app.phases.diagnose import schemas as diagnose
+from app.phases.diagnose.models import Problem, Qualification
+from app.phases.discover import schemas as discover
+from app.phases.discover.models import (AccountProfile, Activity, Competitor, DecisionProcess,
+                                        MeetingPlan, PoliticsNote, Stakeholder)
+from app.phases.records import RecordKind
 
-from app.phases.diagnose.models import Problem
-from app.phases.diagnose.schemas import ProblemCreate, ProblemRead, ProblemUpdate
-from app.phases.discover.models import Stakeholder
-from app.phases.discover.schemas import StakeholderCreate, StakeholderRead, StakeholderUpdate
-from app.phases.records import OpportunityRecord
-from app.schemas import Input, Patch, RecordRead
+_KINDS = (
+    # Discover
+    RecordKind("stakeholders", "stakeholder", Stakeholder, discover.StakeholderCreate,
+               discover.StakeholderUpdate, discover.StakeholderRead),
+    RecordKind("account_profile", "account_profile", AccountProfile, discover.AccountProfileCreate,
+               discover.AccountProfileUpdate, discover.AccountProfileRead),
+    RecordKind("competitors", "competitor", Competitor, discover.CompetitorCreate,
+               discover.CompetitorUpdate, discover.CompetitorRead),
+    RecordKind("decision_process", "decision_process", DecisionProcess, discover.DecisionProcessCreate,
+               discover.DecisionProcessUpdate, discover.DecisionProcessRead,
+               references={"signer_id": Stakeholder}),
+    RecordKind("politics_notes", "politics_note", PoliticsNote, discover.PoliticsNoteCreate,
+               discover.PoliticsNoteUpdate, discover.PoliticsNoteRead,
+               references={"stakeholder_ids": Stakeholder}),
+    RecordKind("meeting_plans", "meeting_plan", MeetingPlan, discover.MeetingPlanCreate,
+               discover.MeetingPlanUpdate, discover.MeetingPlanRead),
+    RecordKind("activities", "activity", Activity, discover.ActivityCreate, discover.ActivityUpdate,
+               discover.ActivityRead, references={"attendee_ids": Stakeholder}),
+    # Diagnose
+    RecordKind("problems", "problem", Problem, diagnose.ProblemCreate, diagnose.ProblemUpdate,
+               diagnose.ProblemRead, references={"confirmation.stakeholder_id": Stakeholder}),
+    RecordKind("qualification", "qualification", Qualification, diagnose.QualificationCreate,
+               diagnose.QualificationUpdate, diagnose.QualificationRead),
+    # Design
+    RecordKind("solution_options", "solution_option", SolutionOption, design.SolutionOptionCreate,
+               design.SolutionOptionUpdate, design.SolutionOptionRead),
+    RecordKind("proposition", "proposition", Proposition, design.PropositionCreate,
+               design.PropositionUpdate, design.PropositionRead, references={"problem_ids": Problem}),
+    RecordKind("scope_items", "scope_item", ScopeItem, design.ScopeItemCreate, design.ScopeItemUpdate,
+               design.ScopeItemRead, references={"problem_ids": Problem}),
+    # Deploy
+    RecordKind("presentations", "presentation", Presentation, deploy.PresentationCreate,
+               deploy.PresentationUpdate, deploy.PresentationRead,
+               references={"audience_ids": Stakeholder}),
+    RecordKind("objections", "objection", Objection, deploy.ObjectionCreate, deploy.ObjectionUpdate,
+               deploy.ObjectionRead, references={"raised_by_id": Stakeholder}),
+    RecordKind("buying_signals", "buying_signal", BuyingSignal, deploy.BuyingSignalCreate,
+               deploy.BuyingSignalUpdate, deploy.BuyingSignalRead,
+               references={"stakeholder_id": Stakeholder}),
+    RecordKind("acceptance", "acceptance", Acceptance, deploy.AcceptanceCreate,
+               deploy.AcceptanceUpdate, deploy.AcceptanceRead,
+               references={"accepted_by_id": Stakeholder}),
+    RecordKind("tasks", "task", Task, deploy.TaskCreate, deploy.TaskUpdate, deploy.TaskRead),
+)
 
-
-@dataclass(frozen=True)
-class RecordKind:
-    """One kind of record: its collection name (URL segment and document key) and shapes."""
-
-    collection: str
-    label: str
-    model: type[OpportunityRecord]
-    create: type[Input]
-    update: type[Patch]
-    read: type[RecordRead]
-
-
-RECORD_KINDS: dict[str, RecordKind] = {
-    kind.collection: kind
-    for kind in (
-        RecordKind("stakeholders", "stakeholder", Stakeholder, StakeholderCreate, StakeholderUpdate,
-                   StakeholderRead),
-        RecordKind("problems", "problem", Problem, ProblemCreate, ProblemUpdate, ProblemRead),
-    )
-}
+RECORD_KINDS: dict[str, RecordKind] = {kind.collection: kind for kind in _KINDS}

@@ -1,99 +1,217 @@
-"""What every phase record shares: its table shape and its create/read/update/delete."""
+"""What every phase record shares: its table shape, its kind, and its create/read/update/delete."""
 
 import uuid
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import ForeignKeyConstraint, Index, select
+from sqlalchemy import JSON, ForeignKeyConstraint, Index, select
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
+from sqlalchemy.types import TypeDecorator
 from uuid6 import uuid7
 
 from app.caller import Caller
 from app.db import Tracked, utcnow
-from app.errors import NotFound
+from app.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from app.etags import check_if_match
 from app.opportunities.lookup import get_opportunity, lock_opportunity
+from app.schemas import Input, Patch, RecordRead
+
+
+class UUIDList(TypeDecorator[list[uuid.UUID]]):
+    """A list of ids, stored as a JSON array of strings."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: list[uuid.UUID] | None, dialect: Any) -> list[str] | None:
+        """Store ids as strings."""
+        return None if value is None else [str(v) for v in value]
+
+    def process_result_value(self, value: list[str] | None, dialect: Any) -> list[uuid.UUID] | None:
+        """Read ids back as UUIDs."""
+        return None if value is None else [uuid.UUID(v) for v in value]
+
+
+class MoneyColumns:
+    """Money over two columns, `<name>_amount` and `<name>_currency`, as one attribute."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.amount, self.currency = f"{name}_amount", f"{name}_currency"
+
+    def __get__(self, obj: Any, owner: type) -> Any:
+        if obj is None:
+            return self
+        amount = getattr(obj, self.amount)
+        return None if amount is None else {"amount": amount, "currency": getattr(obj, self.currency)}
+
+    def __set__(self, obj: Any, value: Mapping[str, Any] | None) -> None:
+        setattr(obj, self.amount, value["amount"] if value else None)
+        setattr(obj, self.currency, value["currency"] if value else None)
 
 
 class OpportunityRecord(Tracked):
     """A record gathered about one opportunity, stored under it and deleted with it."""
 
     opportunity_id: Mapped[uuid.UUID] = mapped_column()
-    extra_table_args: tuple[Any, ...] = ()
+    singleton: ClassVar[bool] = False
+    extra_table_args: ClassVar[tuple[Any, ...]] = ()
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
         return (
             ForeignKeyConstraint(["workspace_id", "opportunity_id"],
                                  ["opportunity.workspace_id", "opportunity.id"], ondelete="CASCADE"),
-            Index(None, "workspace_id", "opportunity_id"),
+            Index(None, "workspace_id", "opportunity_id", unique=cls.singleton),
             *cls.extra_table_args,
         )
 
-    def apply(self, changes: dict[str, Any]) -> None:
-        """Set the fields a client sent (column names)."""
+    def apply(self, changes: Mapping[str, Any], actor: str) -> None:
+        """Set the fields a client sent."""
         for name, value in changes.items():
             setattr(self, name, value)
+
+    def fill_defaults(self, opportunity: Any) -> None:
+        """Fill what the client may leave out, from the opportunity it is recorded under."""
+
+    @classmethod
+    def after_write(cls, session: Session, opportunity: Any) -> None:
+        """Keep current what the opportunity derives from records of this kind."""
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    """One kind of record: where it lives in the API and the document, and its shapes."""
+
+    collection: str  # the key in the gate document, e.g. "meeting_plans"
+    label: str  # singular, for messages and operation ids, e.g. "meeting_plan"
+    model: type[OpportunityRecord]
+    create: type[Input]
+    update: type[Patch]
+    read: type[RecordRead]
+    references: Mapping[str, type[OpportunityRecord]] = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        """The URL segment under the opportunity, e.g. "meeting-plans"."""
+        return self.collection.replace("_", "-")
+
+    @property
+    def singleton(self) -> bool:
+        """Whether an opportunity holds at most one of these."""
+        return self.model.singleton
 
 
 RecordT = TypeVar("RecordT", bound=OpportunityRecord)
 
 
-def list_records(session: Session, caller: Caller, model: type[RecordT],
-                 opportunity_id: uuid.UUID) -> Sequence[RecordT]:
+def _query(caller: Caller, model: type[RecordT], opportunity_id: uuid.UUID) -> Any:
+    return select(model).where(model.workspace_id == caller.workspace_id,
+                               model.opportunity_id == opportunity_id)
+
+
+def _check_references(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
+                      values: Mapping[str, Any]) -> None:
+    """Every id a record names must be a record of the same opportunity."""
+    errors = []
+    for name, target in kind.references.items():
+        value: Any = values
+        for part in name.split("."):  # a nested field, such as confirmation.stakeholder_id
+            value = value.get(part) if isinstance(value, Mapping) else None
+        ids = set(value if isinstance(value, list) else [value] if value is not None else [])
+        if not ids:
+            continue
+        found = set(session.scalars(select(target.id).where(
+            target.workspace_id == caller.workspace_id, target.opportunity_id == opportunity_id,
+            target.id.in_(ids))))
+        for missing in sorted(ids - found, key=str):
+            errors.append({"pointer": "/" + name.replace(".", "/"), "in": "body",
+                           "message": f"no {target.__tablename__.replace('_', ' ')} {missing} "
+                                      "under this opportunity"})
+    if errors:
+        raise InvalidInput("; ".join(f"{e['pointer']}: {e['message']}" for e in errors), errors=errors)
+
+
+def list_records(session: Session, caller: Caller, kind: RecordKind,
+                 opportunity_id: uuid.UUID) -> Sequence[OpportunityRecord]:
     """Every record of a kind under an opportunity, oldest first."""
     get_opportunity(session, caller, opportunity_id)
-    query = (select(model).where(model.workspace_id == caller.workspace_id,
-                                 model.opportunity_id == opportunity_id).order_by(model.id))
-    return session.scalars(query).all()
+    return session.scalars(_query(caller, kind.model, opportunity_id).order_by(kind.model.id)).all()
 
 
-def get_record(session: Session, caller: Caller, model: type[RecordT],
-               opportunity_id: uuid.UUID, record_id: uuid.UUID) -> RecordT:
-    """One record, or NotFound."""
-    record = session.get(model, (caller.workspace_id, record_id))
+def get_record(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
+               record_id: uuid.UUID | None = None) -> OpportunityRecord:
+    """One record (a singleton's when no id is given), or NotFound."""
+    if record_id is None:
+        get_opportunity(session, caller, opportunity_id)
+        record = session.scalars(_query(caller, kind.model, opportunity_id)).one_or_none()
+        if record is None:
+            raise NotFound(f"Opportunity {opportunity_id} has no {kind.label.replace('_', ' ')} yet.")
+        return record
+    record = session.get(kind.model, (caller.workspace_id, record_id))
     if record is None or record.opportunity_id != opportunity_id:
-        raise NotFound(f"No {model.__tablename__.replace('_', ' ')} {record_id} "
-                       f"under opportunity {opportunity_id}.")
+        raise NotFound(f"No {kind.label.replace('_', ' ')} {record_id} under opportunity {opportunity_id}.")
     return record
 
 
-def create_record(session: Session, caller: Caller, model: type[RecordT],
-                  opportunity_id: uuid.UUID, values: dict[str, Any]) -> RecordT:
+def create_record(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
+                  values: dict[str, Any]) -> OpportunityRecord:
     """Store a new record under an opportunity; the opportunity's version rises with it."""
     opportunity = lock_opportunity(session, caller, opportunity_id)
+    _check_references(session, caller, kind, opportunity_id, values)
+    if kind.singleton and session.scalars(_query(caller, kind.model, opportunity_id)).first():
+        raise Conflict(f"Opportunity {opportunity_id} already has a {kind.label.replace('_', ' ')}.")
     now = utcnow()
-    record = model(workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity_id,
-                   created_at=now, created_by=caller.actor, updated_at=now,
-                   updated_by=caller.actor)
-    record.apply(values)
+    record = kind.model(workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity_id,
+                        created_at=now, created_by=caller.actor, updated_at=now,
+                        updated_by=caller.actor)
+    record.apply(values, caller.actor)
+    record.fill_defaults(opportunity)
     session.add(record)
     opportunity.touch(caller.actor, now)
     session.flush()
+    kind.model.after_write(session, opportunity)
     return record
 
 
-def update_record(session: Session, caller: Caller, model: type[RecordT], opportunity_id: uuid.UUID,
-                  record_id: uuid.UUID, changes: dict[str, Any], if_match: str | None) -> RecordT:
+def update_record(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
+                  record_id: uuid.UUID | None, changes: dict[str, Any],
+                  if_match: str | None) -> OpportunityRecord:
     """Change a record's fields, guarded by If-Match."""
     opportunity = lock_opportunity(session, caller, opportunity_id)
-    record = get_record(session, caller, model, opportunity_id, record_id)
+    record = get_record(session, caller, kind, opportunity_id, record_id)
     check_if_match(record.version, if_match)
+    _check_references(session, caller, kind, opportunity_id, changes)
     if changes:
         now = utcnow()
-        record.apply(changes)
+        record.apply(changes, caller.actor)
         record.touch(caller.actor, now)
         opportunity.touch(caller.actor, now)
         session.flush()
+        kind.model.after_write(session, opportunity)
     return record
 
 
-def delete_record(session: Session, caller: Caller, model: type[RecordT], opportunity_id: uuid.UUID,
-                  record_id: uuid.UUID, if_match: str | None) -> None:
+def put_singleton(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
+                  values: dict[str, Any], if_match: str | None) -> tuple[OpportunityRecord, bool]:
+    """Create the opportunity's singleton record or replace all its fields; True when created."""
+    lock_opportunity(session, caller, opportunity_id)
+    existing = session.scalars(_query(caller, kind.model, opportunity_id)).one_or_none()
+    if existing is None:
+        if if_match is not None:
+            raise PreconditionFailed(f"If-Match {if_match} names a version, but opportunity "
+                                     f"{opportunity_id} has no {kind.label.replace('_', ' ')}.")
+        return create_record(session, caller, kind, opportunity_id, values), True
+    return update_record(session, caller, kind, opportunity_id, existing.id, values, if_match), False
+
+
+def delete_record(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
+                  record_id: uuid.UUID | None, if_match: str | None) -> None:
     """Delete a record, guarded by If-Match; the opportunity's version rises."""
     opportunity = lock_opportunity(session, caller, opportunity_id)
-    record = get_record(session, caller, model, opportunity_id, record_id)
+    record = get_record(session, caller, kind, opportunity_id, record_id)
     check_if_match(record.version, if_match)
     session.delete(record)
     opportunity.touch(caller.actor, utcnow())
     session.flush()
+    kind.model.after_write(session, opportunity)

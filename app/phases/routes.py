@@ -1,4 +1,4 @@
-"""HTTP routes of the phase records: the same five routes for every record kind."""
+"""HTTP routes of the phase records: the same routes for every record kind."""
 
 import uuid
 from typing import Any
@@ -11,61 +11,98 @@ from app.errors import problem_responses
 from app.etags import etag
 from app.opportunities.router import IfMatch
 from app.phases import records
-from app.phases.catalog import RECORD_KINDS, RecordKind
+from app.phases.catalog import RECORD_KINDS
+from app.phases.records import RecordKind
 from app.schemas import Items
 
 router = APIRouter(prefix="/v1/opportunities/{opportunity_id}", route_class=TransactionalRoute)
 
 
-def _add_routes(kind: RecordKind) -> None:
-    """Create, list, read, change and delete one kind of record under an opportunity."""
-    collection, label, model, Read = kind.collection, kind.label, kind.model, kind.read
-    path = f"/{collection}"
-    tags: list[Any] = [collection]
+def _shaped(kind: RecordKind, response: Response, record: Any) -> Any:
+    response.headers["ETag"] = etag(record.version)
+    return kind.read.model_validate(record)
 
-    def _read(response: Response, record: Any) -> Any:
-        response.headers["ETag"] = etag(record.version)
-        return Read.model_validate(record)
 
-    @router.post(path, status_code=201, response_model=Read, tags=tags, name=f"create_{label}",
-                 operation_id=f"create_{label}", summary=f"Record a {label}",
-                 responses=problem_responses(400, 404, 415, 422))
+def _add_collection_routes(kind: RecordKind) -> None:
+    """Create, list, read, change and delete the records of one kind under an opportunity."""
+    path, label, Read = f"/{kind.path}", kind.label, kind.read
+    words = label.replace("_", " ")
+    tags: list[Any] = [kind.path]
+
+    @router.post(path, status_code=201, response_model=Read, tags=tags, operation_id=f"create_{label}",
+                 summary=f"Record a {words}", responses=problem_responses(400, 404, 415, 422))
     def create(opportunity_id: uuid.UUID, body: kind.create, session: SessionDep,  # type: ignore[name-defined]
                caller: CallerDep, response: Response) -> Any:
-        record = records.create_record(session, caller, model, opportunity_id, body.model_dump())
+        record = records.create_record(session, caller, kind, opportunity_id, body.model_dump())
         response.headers["Location"] = f"/v1/opportunities/{opportunity_id}{path}/{record.id}"
-        return _read(response, record)
+        return _shaped(kind, response, record)
 
-    @router.get(path, response_model=Items[Read], tags=tags, operation_id=f"list_{collection}",
-                summary=f"List the {collection}", responses=problem_responses(404, 422))
+    @router.get(path, response_model=Items[Read], tags=tags, operation_id=f"list_{kind.collection}",
+                summary=f"List the {kind.collection.replace('_', ' ')}", responses=problem_responses(404, 422))
     def list_(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> Any:
-        rows = records.list_records(session, caller, model, opportunity_id)
+        rows = records.list_records(session, caller, kind, opportunity_id)
         return Items[Read](items=[Read.model_validate(r) for r in rows])
 
     @router.get(f"{path}/{{record_id}}", response_model=Read, tags=tags, operation_id=f"get_{label}",
-                summary=f"Read a {label}", responses=problem_responses(404, 422))
+                summary=f"Read a {words}", responses=problem_responses(404, 422))
     def get(opportunity_id: uuid.UUID, record_id: uuid.UUID, session: SessionDep,
             caller: CallerDep, response: Response) -> Any:
-        return _read(response, records.get_record(session, caller, model, opportunity_id, record_id))
+        return _shaped(kind, response, records.get_record(session, caller, kind, opportunity_id, record_id))
 
-    @router.patch(f"{path}/{{record_id}}", response_model=Read, tags=tags,
-                  operation_id=f"update_{label}", summary=f"Change a {label}",
-                  responses=problem_responses(400, 404, 412, 415, 422))
+    @router.patch(f"{path}/{{record_id}}", response_model=Read, tags=tags, operation_id=f"update_{label}",
+                  summary=f"Change a {words}", responses=problem_responses(400, 404, 412, 415, 422))
     def update(opportunity_id: uuid.UUID, record_id: uuid.UUID, body: kind.update,  # type: ignore[name-defined]
                session: SessionDep, caller: CallerDep, response: Response,
                if_match: IfMatch = None) -> Any:
-        record = records.update_record(session, caller, model, opportunity_id, record_id,
+        record = records.update_record(session, caller, kind, opportunity_id, record_id,
                                        body.changes(), if_match)
-        return _read(response, record)
+        return _shaped(kind, response, record)
 
-    @router.delete(f"{path}/{{record_id}}", status_code=204, tags=tags,
-                   operation_id=f"delete_{label}", summary=f"Delete a {label}",
-                   responses=problem_responses(404, 412, 422))
+    @router.delete(f"{path}/{{record_id}}", status_code=204, tags=tags, operation_id=f"delete_{label}",
+                   summary=f"Delete a {words}", responses=problem_responses(404, 412, 422))
     def delete(opportunity_id: uuid.UUID, record_id: uuid.UUID, session: SessionDep,
                caller: CallerDep, if_match: IfMatch = None) -> Response:
-        records.delete_record(session, caller, model, opportunity_id, record_id, if_match)
+        records.delete_record(session, caller, kind, opportunity_id, record_id, if_match)
+        return Response(status_code=204)
+
+
+def _add_singleton_routes(kind: RecordKind) -> None:
+    """Put, read, change and delete the one record of a kind an opportunity can hold."""
+    path, label, Read = f"/{kind.path}", kind.label, kind.read
+    words = label.replace("_", " ")
+    tags: list[Any] = [kind.path]
+
+    @router.put(path, response_model=Read, tags=tags, operation_id=f"put_{label}",
+                summary=f"Record or replace the {words}",
+                responses={201: {"model": Read, "description": "Created"},
+                           **problem_responses(400, 404, 412, 415, 422)})
+    def put(opportunity_id: uuid.UUID, body: kind.create, session: SessionDep,  # type: ignore[name-defined]
+            caller: CallerDep, response: Response, if_match: IfMatch = None) -> Any:
+        record, created = records.put_singleton(session, caller, kind, opportunity_id, body.model_dump(),
+                                                if_match)
+        response.status_code = 201 if created else 200
+        return _shaped(kind, response, record)
+
+    @router.get(path, response_model=Read, tags=tags, operation_id=f"get_{label}",
+                summary=f"Read the {words}", responses=problem_responses(404, 422))
+    def get(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerDep, response: Response) -> Any:
+        return _shaped(kind, response, records.get_record(session, caller, kind, opportunity_id))
+
+    @router.patch(path, response_model=Read, tags=tags, operation_id=f"update_{label}",
+                  summary=f"Change the {words}", responses=problem_responses(400, 404, 412, 415, 422))
+    def update(opportunity_id: uuid.UUID, body: kind.update,  # type: ignore[name-defined]
+               session: SessionDep, caller: CallerDep, response: Response,
+               if_match: IfMatch = None) -> Any:
+        record = records.update_record(session, caller, kind, opportunity_id, None, body.changes(), if_match)
+        return _shaped(kind, response, record)
+
+    @router.delete(path, status_code=204, tags=tags, operation_id=f"delete_{label}",
+                   summary=f"Delete the {words}", responses=problem_responses(404, 412, 422))
+    def delete(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerDep,
+               if_match: IfMatch = None) -> Response:
+        records.delete_record(session, caller, kind, opportunity_id, None, if_match)
         return Response(status_code=204)
 
 
 for _kind in RECORD_KINDS.values():
-    _add_routes(_kind)
+    (_add_singleton_routes if _kind.singleton else _add_collection_routes)(_kind)

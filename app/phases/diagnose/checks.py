@@ -15,4 +15,22 @@ def problem_cost_quantified(document: Mapping[str, Any], params: Mapping[str, An
     counted = [p for p in quantified if p["confirmed_by_customer"] or not must_confirm]
     if counted:
         return None
-    return {"problems": len(problems), "quantified": len(quantified)}
+    details = {"problems": len(problems), "quantified": len(quantified)}
+    if must_confirm:
+        details["confirmed"] = 0
+    return details
+
+
+@check("qualification_answer")
+def qualification_answer(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The qualification answers `field` (urgency or resources) with yes; a no recommends disqualifying.
+
+    With `only_no`, only a no counts against it (an open question is not yet a reason to walk away).
+    """
+    qualification = document["qualification"]
+    answer = qualification[params["field"]] if qualification else "unknown"
+    if answer == "yes" or (answer == "unknown" and params.get("only_no")):
+        return None
+    if answer == "no":
+        return {"answer": "no", "recommendation": "disqualify", "reason_code": params["reason_code"]}
+    return {"answer": "unknown", "recommendation": "assess"}

@@ -1,16 +1,20 @@
-"""Stored problems of the customer."""
+"""Stored Diagnose records: the customer's problems and the qualification."""
 
-from sqlalchemy import BigInteger, CheckConstraint, String, Text
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
-from app.phases.records import OpportunityRecord
+from app.db import Base, UTCDateTime, utcnow
+from app.phases.records import MoneyColumns, OpportunityRecord
 
-PERIODS = ("once", "month", "year")
+ANSWERS = "('yes', 'no', 'unknown')"
 
 
 class Problem(OpportunityRecord, Base):
-    """A problem the customer has, with what it costs them."""
+    """A problem the customer has, its extent, and what it costs them."""
 
     __tablename__ = "problem"
     extra_table_args = (
@@ -21,24 +25,66 @@ class Problem(OpportunityRecord, Base):
     )
 
     description: Mapped[str] = mapped_column(Text)
+    affected: Mapped[str | None] = mapped_column(Text)
+    indicators: Mapped[list[str]] = mapped_column(JSON, default=list)
+    root_cause: Mapped[str | None] = mapped_column(Text)
     cost_amount: Mapped[int | None] = mapped_column(BigInteger)
     cost_currency: Mapped[str | None] = mapped_column(String(3))
     cost_period: Mapped[str | None] = mapped_column(String(10))
+    cost_basis: Mapped[str | None] = mapped_column(Text)
+    cost_assumptions: Mapped[str | None] = mapped_column(Text)
     confirmed_by_customer: Mapped[bool] = mapped_column()
+    confirmed_by_id: Mapped[uuid.UUID | None] = mapped_column()
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
-    def cost(self) -> dict[str, object] | None:
-        """The cost as the API shows it."""
+    def cost(self) -> dict[str, Any] | None:
+        """The cost and how it was worked out, as the API shows it."""
         if self.cost_amount is None:
             return None
-        return {"amount": self.cost_amount, "currency": self.cost_currency, "period": self.cost_period}
+        return {"amount": self.cost_amount, "currency": self.cost_currency, "period": self.cost_period,
+                "basis": self.cost_basis, "assumptions": self.cost_assumptions}
 
-    def apply(self, changes: dict[str, object]) -> None:
-        """Set fields, spreading a cost object over its columns."""
-        if "cost" in changes:
-            cost = changes.pop("cost") or {}
-            assert isinstance(cost, dict)
-            self.cost_amount = cost.get("amount")
-            self.cost_currency = cost.get("currency")
-            self.cost_period = cost.get("period")
-        super().apply(changes)
+    @cost.setter
+    def cost(self, cost: dict[str, Any] | None) -> None:
+        cost = cost or {}
+        self.cost_amount = cost.get("amount")
+        self.cost_currency = cost.get("currency")
+        self.cost_period = cost.get("period")
+        self.cost_basis = cost.get("basis")
+        self.cost_assumptions = cost.get("assumptions")
+
+    @property
+    def confirmation(self) -> dict[str, Any] | None:
+        """Who on the customer's side confirmed the problem, and when."""
+        if self.confirmed_by_id is None:
+            return None
+        return {"stakeholder_id": self.confirmed_by_id, "at": self.confirmed_at}
+
+    @confirmation.setter
+    def confirmation(self, confirmation: dict[str, Any] | None) -> None:
+        self.confirmed_by_id = confirmation["stakeholder_id"] if confirmation else None
+        self.confirmed_at = (confirmation.get("at") or utcnow()) if confirmation else None
+        if confirmation:
+            self.confirmed_by_customer = True
+
+
+class Qualification(OpportunityRecord, Base):
+    """Go for the no: is there an urgent reason to change, and the resources to do it?"""
+
+    __tablename__ = "qualification"
+    singleton = True
+    extra_table_args = (
+        CheckConstraint(f"urgency IN {ANSWERS}", name="urgency"),
+        CheckConstraint(f"resources IN {ANSWERS}", name="resources"),
+    )
+
+    urgency: Mapped[str] = mapped_column(String(10))
+    compelling_event: Mapped[str | None] = mapped_column(Text)
+    urgency_evidence: Mapped[str | None] = mapped_column(Text)
+    compelling_event_date: Mapped[date | None] = mapped_column()
+    resources: Mapped[str] = mapped_column(String(10))
+    budget_available_amount: Mapped[int | None] = mapped_column(BigInteger)
+    budget_available_currency: Mapped[str | None] = mapped_column(String(3))
+    resources_evidence: Mapped[str | None] = mapped_column(Text)
+    budget_available = MoneyColumns()

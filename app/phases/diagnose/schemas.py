@@ -1,20 +1,45 @@
-"""API shapes of problems."""
+"""API shapes of the Diagnose records."""
 
-from typing import Literal
+import uuid
+from datetime import date
+from typing import Annotated, Literal
 
-from pydantic import Field, StrictBool
+from pydantic import AwareDatetime, Field, StrictBool
 
-from app.schemas import Amount, Currency, Input, Output, Patch, RecordRead, Text
+from app.schemas import Amount, Currency, Input, Money, Output, RecordRead, Text, patch_of, read_of
 
 Period = Literal["once", "month", "year"]
+Answer = Literal["yes", "no", "unknown"]
 
 
 class Cost(Input):
-    """What a problem costs the customer: an amount per period."""
+    """What a problem costs the customer, and how that figure was reached."""
 
     amount: Amount
     currency: Currency
     period: Period = Field(description="once, or recurring every month or year")
+    basis: Text | None = Field(None, description="How the cost was worked out.")
+    assumptions: Text | None = None
+
+
+class Confirmation(Input):
+    """The customer's confirmation of a problem: who, and when (now if omitted)."""
+
+    stakeholder_id: uuid.UUID
+    at: AwareDatetime | None = None
+
+
+class ProblemCreate(Input):
+    """A problem as the rep records it."""
+
+    description: Text
+    affected: Text | None = Field(None, description="Who in the organisation suffers it.")
+    indicators: Annotated[list[Text], Field(max_length=100)] = []
+    root_cause: Text | None = None
+    cost: Cost | None = None
+    confirmed_by_customer: StrictBool = False
+    confirmation: Confirmation | None = Field(
+        None, description="Who confirmed it; setting it also sets confirmed_by_customer.")
 
 
 class CostRead(Output):
@@ -23,29 +48,40 @@ class CostRead(Output):
     amount: int
     currency: str
     period: Period
+    basis: str | None
+    assumptions: str | None
 
 
-class ProblemCreate(Input):
-    """A problem as the rep records it."""
+class ConfirmationRead(Output):
+    """A stored confirmation."""
 
-    description: Text
-    cost: Cost | None = None
-    confirmed_by_customer: StrictBool = False
-
-
-class ProblemUpdate(Patch):
-    """Fields of a problem to change."""
-
-    not_nullable = frozenset({"description", "confirmed_by_customer"})
-
-    description: Text | None = None
-    cost: Cost | None = None
-    confirmed_by_customer: StrictBool | None = None
+    stakeholder_id: uuid.UUID
+    at: AwareDatetime
 
 
 class ProblemRead(RecordRead):
     """A stored problem."""
 
     description: str
+    affected: str | None
+    indicators: list[str]
+    root_cause: str | None
     cost: CostRead | None
     confirmed_by_customer: bool
+    confirmation: ConfirmationRead | None
+
+
+class QualificationCreate(Input):
+    """The qualification: an urgent reason to change, and the resources to act on it."""
+
+    urgency: Answer = Field(description="Is there a compelling event forcing a change?")
+    compelling_event: Text | None = None
+    urgency_evidence: Text | None = None
+    compelling_event_date: date | None = None
+    resources: Answer = Field(description="Does the customer have the budget and people to act?")
+    budget_available: Money | None = None
+    resources_evidence: Text | None = None
+
+
+ProblemUpdate = patch_of(ProblemCreate)
+QualificationUpdate, QualificationRead = patch_of(QualificationCreate), read_of(QualificationCreate)

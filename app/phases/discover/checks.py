@@ -1,17 +1,57 @@
-"""Gate checks over the buying committee."""
+"""Gate checks over the Discover records."""
 
 from collections.abc import Mapping
 from typing import Any
 
-from app.engine.checks import check
+from app.engine.checks import check, days_between, parse_time
 
 
 @check("stakeholder_role")
 def stakeholder_role(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """At least `min` stakeholders hold one of `roles`."""
-    roles = set(params["roles"])
+    """At least `min` stakeholders hold one of `roles` (any role when none is named)."""
+    roles = set(params.get("roles") or ())
     needed = int(params.get("min", 1))
-    found = sum(1 for s in document["stakeholders"] if s["role"] in roles)
+    found = sum(1 for s in document["stakeholders"] if not roles or s["role"] in roles)
     if found >= needed:
         return None
     return {"roles": sorted(roles), "needed": needed, "found": found}
+
+
+@check("meeting_objective_set")
+def meeting_objective_set(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A meeting plan states what the meeting is meant to achieve."""
+    plans = document["meeting_plans"]
+    return None if any(p["objective"].strip() for p in plans) else {"meeting_plans": len(plans)}
+
+
+@check("activity_logged")
+def activity_logged(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A contact of one of `kinds` took place (no later than now)."""
+    kinds = set(params["kinds"])
+    now = parse_time(document["now"])
+    logged = [a for a in document["activities"] if a["kind"] in kinds and parse_time(a["occurred_at"]) <= now]
+    return None if logged else {"kinds": sorted(kinds), "activities": len(document["activities"])}
+
+
+@check("activity_recent")
+def activity_recent(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Some contact with the customer within `days`, counted from entering the current step."""
+    opportunity, now = document["opportunity"], document["now"]
+    last = opportunity.get("last_activity_at")
+    since = max(filter(None, (last, opportunity["step_entered_at"])), key=parse_time)
+    idle = days_between(since, now)
+    if idle <= params["days"]:
+        return None
+    return {"days_without_activity": int(idle), "threshold_days": params["days"], "last_activity_at": last}
+
+
+@check("decision_process_known")
+def decision_process_known(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The decision process names its steps and either a timeline or a decision date."""
+    process = document["decision_process"]
+    if process is None:
+        return {"recorded": False}
+    missing = [name for name, ok in (("steps", bool(process["steps"])),
+                                     ("timeline or decision_date",
+                                      bool(process["timeline"] or process["decision_date"]))) if not ok]
+    return {"recorded": True, "missing": missing} if missing else None

@@ -1,12 +1,15 @@
-"""Stored stakeholders: the buying committee."""
+"""Stored Discover records: the buying committee, the account, the landscape, the first contact."""
 
-from sqlalchemy import CheckConstraint, String
-from sqlalchemy.orm import Mapped, mapped_column
+import uuid
+from datetime import date, datetime
 
-from app.db import Base
-from app.phases.records import OpportunityRecord
+from typing import Any
 
-ROLES = ("economic_buyer", "decision_maker", "influencer", "user", "technical", "coach")
+from sqlalchemy import JSON, BigInteger, CheckConstraint, String, Text, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from app.db import Base, UTCDateTime, utcnow
+from app.phases.records import MoneyColumns, OpportunityRecord, UUIDList
 
 
 class Stakeholder(OpportunityRecord, Base):
@@ -21,3 +24,92 @@ class Stakeholder(OpportunityRecord, Base):
     name: Mapped[str] = mapped_column(String(200))
     title: Mapped[str | None] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
+    needs: Mapped[str | None] = mapped_column(Text)
+    motives: Mapped[str | None] = mapped_column(Text)
+    stance: Mapped[str | None] = mapped_column(String(20))
+    decision_style: Mapped[str | None] = mapped_column(String(200))
+
+
+class AccountProfile(OpportunityRecord, Base):
+    """What the research found about the account: size, strategy, financial parameters."""
+
+    __tablename__ = "account_profile"
+    singleton = True
+
+    size: Mapped[str | None] = mapped_column(String(200))
+    strategic_issues: Mapped[list[str]] = mapped_column(JSON)
+    priorities: Mapped[list[str]] = mapped_column(JSON)
+    budget_amount: Mapped[int | None] = mapped_column(BigInteger)
+    budget_currency: Mapped[str | None] = mapped_column(String(3))
+    fiscal_year_end: Mapped[str | None] = mapped_column(String(5))
+    budget = MoneyColumns()
+
+
+class Competitor(OpportunityRecord, Base):
+    """The current supplier or another contender, and how they will act."""
+
+    __tablename__ = "competitor"
+
+    name: Mapped[str] = mapped_column(String(200))
+    incumbent: Mapped[bool] = mapped_column()
+    offering: Mapped[str | None] = mapped_column(Text)
+    expected_reaction: Mapped[str | None] = mapped_column(Text)
+    strengths: Mapped[str | None] = mapped_column(Text)
+    weaknesses: Mapped[str | None] = mapped_column(Text)
+
+
+class DecisionProcess(OpportunityRecord, Base):
+    """How the customer decides: the steps, the timeline, who signs."""
+
+    __tablename__ = "decision_process"
+    singleton = True
+
+    steps: Mapped[list[str]] = mapped_column(JSON)
+    timeline: Mapped[str | None] = mapped_column(Text)
+    decision_date: Mapped[date | None] = mapped_column()
+    signer_id: Mapped[uuid.UUID | None] = mapped_column()
+
+
+class PoliticsNote(OpportunityRecord, Base):
+    """An observation about the organisation's politics, and whom it concerns."""
+
+    __tablename__ = "politics_note"
+
+    note: Mapped[str] = mapped_column(Text)
+    stakeholder_ids: Mapped[list[uuid.UUID]] = mapped_column(UUIDList)
+
+
+class MeetingPlan(OpportunityRecord, Base):
+    """The plan for a meeting: what to get from it, the agenda, the questions to ask."""
+
+    __tablename__ = "meeting_plan"
+
+    objective: Mapped[str] = mapped_column(Text)
+    agenda: Mapped[list[str]] = mapped_column(JSON)
+    questions: Mapped[list[str]] = mapped_column(JSON)
+    planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Activity(OpportunityRecord, Base):
+    """A contact with the customer: a meeting, a call, an email or a site visit."""
+
+    __tablename__ = "activity"
+    extra_table_args = (
+        CheckConstraint("kind IN ('meeting', 'call', 'email', 'site_visit')", name="kind"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attendee_ids: Mapped[list[uuid.UUID]] = mapped_column(UUIDList)
+    purpose_agreed: Mapped[str | None] = mapped_column(Text)
+    minutes_agreed: Mapped[int | None] = mapped_column()
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    @classmethod
+    def after_write(cls, session: Session, opportunity: Any) -> None:
+        """The opportunity's last activity is the latest contact that has taken place."""
+        opportunity.last_activity_at = session.scalar(
+            select(func.max(cls.occurred_at)).where(cls.workspace_id == opportunity.workspace_id,
+                                                    cls.opportunity_id == opportunity.id,
+                                                    cls.occurred_at <= utcnow()))
+        session.flush()

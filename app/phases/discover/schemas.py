@@ -1,33 +1,94 @@
-"""API shapes of stakeholders."""
+"""API shapes of the Discover records."""
 
-from typing import Literal
+import uuid
+from datetime import date
+from typing import Annotated, Literal
 
-from app.schemas import Input, Name, Patch, RecordRead
+from pydantic import AwareDatetime, Field, StrictBool, StrictInt
+
+from app.schemas import Input, Money, Name, Text, patch_of, read_of
 
 Role = Literal["economic_buyer", "decision_maker", "influencer", "user", "technical", "coach"]
+Stance = Literal["supporter", "neutral", "sceptic", "opponent", "unknown"]
+ActivityKind = Literal["meeting", "call", "email", "site_visit"]
+Lines = Annotated[list[Text], Field(max_length=100)]
+Ids = Annotated[list[uuid.UUID], Field(max_length=200)]
 
 
 class StakeholderCreate(Input):
-    """A stakeholder as the rep records them."""
+    """A member of the buying committee."""
 
     name: Name
     title: Name | None = None
     role: Role
+    needs: Text | None = None
+    motives: Text | None = None
+    stance: Stance | None = None
+    decision_style: Name | None = Field(None, description="How they decide, e.g. quick, cautious, data-led.")
 
 
-class StakeholderUpdate(Patch):
-    """Fields of a stakeholder to change."""
+class AccountProfileCreate(Input):
+    """The account's profile; the industry stays on the opportunity's account."""
 
-    not_nullable = frozenset({"name", "role"})
+    size: Name | None = Field(None, description="Employees, revenue or sites, in words.")
+    strategic_issues: Lines = []
+    priorities: Lines = []
+    budget: Money | None = None
+    fiscal_year_end: str | None = Field(None, pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                                        description="Month and day, MM-DD.")
 
-    name: Name | None = None
-    title: Name | None = None
-    role: Role | None = None
+
+class CompetitorCreate(Input):
+    """The current supplier (incumbent) or another supplier being considered."""
+
+    name: Name
+    incumbent: StrictBool = False
+    offering: Text | None = None
+    expected_reaction: Text | None = Field(None, description="How they will react to losing the business.")
+    strengths: Text | None = None
+    weaknesses: Text | None = None
 
 
-class StakeholderRead(RecordRead):
-    """A stored stakeholder."""
+class DecisionProcessCreate(Input):
+    """How the customer will decide."""
 
-    name: str
-    title: str | None
-    role: Role
+    steps: Lines = Field(default_factory=list, description="The stages of their decision, in order.")
+    timeline: Text | None = None
+    decision_date: date | None = None
+    signer_id: uuid.UUID | None = Field(None, description="The stakeholder who signs.")
+
+
+class PoliticsNoteCreate(Input):
+    """A note on organisational politics."""
+
+    note: Text
+    stakeholder_ids: Ids = []
+
+
+class MeetingPlanCreate(Input):
+    """The plan for a meeting with the customer."""
+
+    objective: Text
+    agenda: Lines = []
+    questions: Lines = []
+    planned_at: AwareDatetime | None = None
+
+
+class ActivityCreate(Input):
+    """A contact that took place."""
+
+    kind: ActivityKind
+    occurred_at: AwareDatetime
+    attendee_ids: Ids = []
+    purpose_agreed: Text | None = Field(None, description="The purpose agreed with the customer.")
+    minutes_agreed: StrictInt | None = Field(None, ge=1, le=1440, description="The time agreed, in minutes.")
+    notes: Text | None = None
+
+
+StakeholderUpdate, StakeholderRead = patch_of(StakeholderCreate), read_of(StakeholderCreate)
+AccountProfileUpdate, AccountProfileRead = patch_of(AccountProfileCreate), read_of(AccountProfileCreate)
+CompetitorUpdate, CompetitorRead = patch_of(CompetitorCreate), read_of(CompetitorCreate)
+DecisionProcessUpdate, DecisionProcessRead = patch_of(DecisionProcessCreate), read_of(DecisionProcessCreate)
+PoliticsNoteUpdate, PoliticsNoteRead = patch_of(PoliticsNoteCreate), read_of(PoliticsNoteCreate)
+MeetingPlanUpdate, MeetingPlanRead = patch_of(MeetingPlanCreate), read_of(MeetingPlanCreate)
+ActivityUpdate, ActivityRead = patch_of(ActivityCreate), read_of(ActivityCreate)

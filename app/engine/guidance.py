@@ -1,0 +1,44 @@
+"""Guidance for a rep: the step's checklist, the next gate, and what the method recommends."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app.engine.definition import ProcessDefinition
+from app.engine.gates import Finding, GateResult, evaluate_gate, find_unmet, is_met
+
+
+@dataclass(frozen=True)
+class ChecklistEntry:
+    """A checklist item; done is None where the records cannot tell."""
+
+    text: str
+    done: bool | None
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """Where an opportunity stands and what to do next."""
+
+    step: str
+    phase: str
+    status: str
+    checklist: tuple[ChecklistEntry, ...]
+    next_step: str | None
+    next_gate: GateResult | None
+    recommendations: tuple[Finding, ...]
+
+
+def guide(definition: ProcessDefinition, *, step: str, status: str,
+          document: Mapping[str, Any]) -> Guidance:
+    """The guidance for an opportunity standing at a step with a status."""
+    current = definition.step(step)
+    checklist = tuple(ChecklistEntry(item.text, None if item.check is None else is_met(item.check, document))
+                      for item in current.checklist)
+    following = definition.next_step(step) if status == "open" else None
+    next_gate = evaluate_gate(definition.step(following), document) if following else None
+    recommendations: list[Finding] = []
+    if status in ("open", "won"):  # a closed deal needs no advice until it is reopened
+        recommendations, _ = find_unmet(definition.recommendations, document, step)
+    return Guidance(step=step, phase=current.phase, status=status, checklist=checklist,
+                    next_step=following, next_gate=next_gate, recommendations=tuple(recommendations))

@@ -1,0 +1,1 @@
+"""Deploy: the presentation, objections, the customer's acceptance, and the follow-up."""

@@ -1,0 +1,124 @@
+"""Stored Deploy records: presentations, objections, buying signals, acceptance, tasks."""
+
+import uuid
+from datetime import date, datetime
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime, utcnow
+from app.errors import InvalidInput
+from app.phases.records import MoneyColumns, OpportunityRecord, UUIDList
+
+
+class Presentation(OpportunityRecord, Base):
+    """A presentation of the proposal: when, to whom, with what."""
+
+    __tablename__ = "presentation"
+
+    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    audience_ids: Mapped[list[uuid.UUID]] = mapped_column(UUIDList)
+    materials: Mapped[list[str]] = mapped_column(JSON)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class Objection(OpportunityRecord, Base):
+    """An objection the customer raised, followed until it is resolved or withdrawn."""
+
+    __tablename__ = "objection"
+    extra_table_args = (
+        CheckConstraint("category IN ('price', 'timing', 'authority', 'need', 'competition', 'other')",
+                        name="category"),
+        CheckConstraint("status IN ('open', 'qualified', 'resolved', 'withdrawn')", name="status"),
+    )
+
+    statement: Mapped[str] = mapped_column(Text)
+    raised_by_id: Mapped[uuid.UUID | None] = mapped_column()
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    category: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    underlying: Mapped[str | None] = mapped_column(Text)
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+    def apply(self, changes: Mapping[str, Any], actor: str) -> None:
+        """Set fields; a qualified objection says what lies beneath it, a resolved one how."""
+        super().apply(changes, actor)
+        if self.status == "qualified" and not self.underlying:
+            raise InvalidInput("A qualified objection needs 'underlying': what really lies beneath it.",
+                               errors=[{"pointer": "/underlying", "in": "body", "message": "required when qualified"}])
+        if self.status == "resolved" and not self.resolution:
+            raise InvalidInput("A resolved objection needs 'resolution': how it was resolved.",
+                               errors=[{"pointer": "/resolution", "in": "body", "message": "required when resolved"}])
+
+    def fill_defaults(self, opportunity: Any) -> None:
+        """An objection is raised when it is recorded, unless the rep says otherwise."""
+        self.raised_at = self.raised_at or self.created_at
+
+
+class BuyingSignal(OpportunityRecord, Base):
+    """A sign that the customer is picturing the purchase."""
+
+    __tablename__ = "buying_signal"
+
+    description: Mapped[str] = mapped_column(Text)
+    stakeholder_id: Mapped[uuid.UUID | None] = mapped_column()
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    def fill_defaults(self, opportunity: Any) -> None:
+        """A signal is observed when it is recorded, unless the rep says otherwise."""
+        self.observed_at = self.observed_at or self.created_at
+
+
+class Acceptance(OpportunityRecord, Base):
+    """The customer's formal acceptance: the close."""
+
+    __tablename__ = "acceptance"
+    singleton = True
+
+    accepted_by_id: Mapped[uuid.UUID] = mapped_column()
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    order_value_amount: Mapped[int] = mapped_column(BigInteger)
+    order_value_currency: Mapped[str] = mapped_column(String(3))
+    products: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    paperwork_reference: Mapped[str] = mapped_column(String(200))
+    order_value = MoneyColumns()
+
+
+class Task(OpportunityRecord, Base):
+    """Work the rep owns for a deal, even when others do it: paperwork, reports, check-ins."""
+
+    __tablename__ = "task"
+    extra_table_args = (
+        CheckConstraint("kind IN ('paperwork', 'sales_report', 'check_in', 'back_office', 'other')",
+                        name="kind"),
+        Index(None, "workspace_id", "owner", "due_date"),
+    )
+
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    owner: Mapped[str] = mapped_column(String(200))
+    due_date: Mapped[date] = mapped_column()
+    notes: Mapped[str | None] = mapped_column(Text)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_by: Mapped[str | None] = mapped_column(String(200))
+
+    @property
+    def completed(self) -> bool:
+        """Whether the task is done."""
+        return self.completed_at is not None
+
+    def apply(self, changes: Mapping[str, Any], actor: str) -> None:
+        """Set fields; marking a task completed records who completed it and when."""
+        changes = dict(changes)
+        completed = changes.pop("completed", None)
+        super().apply(changes, actor)
+        if completed is True and self.completed_at is None:
+            self.completed_at, self.completed_by = utcnow(), actor
+        elif completed is False:
+            self.completed_at = self.completed_by = None
+
+    def fill_defaults(self, opportunity: Any) -> None:
+        """A task belongs to the opportunity's owner unless it names another."""
+        self.owner = self.owner or opportunity.owner

@@ -1,0 +1,41 @@
+"""API shapes of the Design records."""
+
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from app.schemas import Input, Money, Name, Text, patch_of, read_of
+
+Ids = Annotated[list[uuid.UUID], Field(max_length=200)]
+
+
+class SolutionOptionCreate(Input):
+    """An option considered with the customer, including the competitors' and doing nothing."""
+
+    name: Name
+    provider: Literal["ours", "competitor", "in_house", "do_nothing"]
+    description: Text | None = None
+    decision: Literal["open", "chosen", "set_aside"] = "open"
+    decision_reason: Text | None = Field(None, description="Why it was chosen or set aside.")
+
+
+class PropositionCreate(Input):
+    """The central proposition of the offer."""
+
+    benefit: Text = Field(description="The one main benefit the customer gains.")
+    problem_ids: Ids = Field(default_factory=list, description="The diagnosed problems it solves.")
+
+
+class ScopeItemCreate(Input):
+    """A priced item of the proposed solution."""
+
+    name: Name
+    description: Text | None = None
+    price: Money
+    problem_ids: Ids = Field(default_factory=list, description="The diagnosed problems it solves.")
+
+
+SolutionOptionUpdate, SolutionOptionRead = patch_of(SolutionOptionCreate), read_of(SolutionOptionCreate)
+PropositionUpdate, PropositionRead = patch_of(PropositionCreate), read_of(PropositionCreate)
+ScopeItemUpdate, ScopeItemRead = patch_of(ScopeItemCreate), read_of(ScopeItemCreate)

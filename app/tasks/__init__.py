@@ -1,0 +1,1 @@
+"""Tasks across opportunities: what each rep owes, and what is overdue."""

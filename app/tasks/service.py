@@ -1,0 +1,27 @@
+"""Listing tasks across opportunities."""
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.caller import Caller
+from app.db import utcnow
+from app.phases.deploy.models import Task
+
+
+def list_tasks(session: Session, caller: Caller, *, owner: str | None, due_before: date | None,
+               overdue: bool | None, completed: bool | None, limit: int) -> Sequence[Task]:
+    """Tasks of the workspace by due date, filtered; overdue means open and past its due date."""
+    query = select(Task).where(Task.workspace_id == caller.workspace_id)
+    if owner is not None:
+        query = query.where(Task.owner == owner)
+    if due_before is not None:
+        query = query.where(Task.due_date < due_before)
+    if overdue is not None:
+        late = (Task.completed_at.is_(None)) & (Task.due_date < utcnow().date())
+        query = query.where(late if overdue else ~late)
+    if completed is not None:
+        query = query.where(Task.completed_at.is_not(None) if completed else Task.completed_at.is_(None))
+    return session.scalars(query.order_by(Task.due_date, Task.id).limit(limit)).all()
