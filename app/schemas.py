@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar, get_args
 
 import pycountry
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictStr, WithJsonSchema,
@@ -106,11 +106,16 @@ class RecordRead(Output):
     updated_by: str
 
 
+def _admits_none(annotation: Any) -> bool:
+    return annotation is None or type(None) in get_args(annotation)
+
+
 def patch_of(create: type[Input]) -> type[Patch]:
-    """The partial-update shape of a create shape: every field optional; required ones not nullable."""
+    """The partial-update shape of a create shape: every field optional; only nullable ones nullable."""
     fields: dict[str, Any] = {name: (info.annotation | None, Field(None, description=info.description))
                               for name, info in create.model_fields.items()}
-    required = frozenset(name for name, info in create.model_fields.items() if info.is_required())
+    required = frozenset(name for name, info in create.model_fields.items()
+                         if not _admits_none(info.annotation))
     update = create_model(create.__name__.removesuffix("Create") + "Update", __base__=Patch,
                           __doc__="Fields to change; absent ones stay as they are.", **fields)
     update.not_nullable = required

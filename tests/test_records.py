@@ -2,7 +2,11 @@
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+
+from app.phases.catalog import RECORD_KINDS
+from app.phases.records import RecordKind
 
 from tests.conftest import ECONOMIC_BUYER, QUANTIFIED_PROBLEM, WATER_DEAL
 
@@ -68,3 +72,16 @@ def test_patch_opportunity_merges_account_and_refuses_step_changes(
     assert refused.status_code == 422 and refused.json()["errors"][0]["pointer"] == "/step"
     assert client.patch(url, json={"name": None}).status_code == 422
     assert client.get(url).json()["step"] == "planning"
+
+
+@pytest.mark.parametrize("kind", list(RECORD_KINDS.values()), ids=lambda k: k.collection)
+def test_no_record_field_that_must_hold_a_value_can_be_nulled(client: TestClient, opportunity: dict[str, Any],
+                                                             kind: RecordKind) -> None:
+    schema = client.get("/openapi.json").json()["components"]["schemas"][kind.create.__name__]
+    for field in kind.update.not_nullable:
+        assert "null" not in str(schema["properties"][field]), (kind.collection, field)
+        target = f"/v1/opportunities/{opportunity['id']}/{kind.path}"
+        if not kind.singleton:
+            target += "/01930000-0000-7000-8000-000000000000"
+        response = client.patch(target, json={field: None})
+        assert response.status_code == 422, (kind.collection, field, response.text)
