@@ -17,11 +17,14 @@ class Caller:
     actor: str
 
 
-def get_caller(
+async def get_caller(
     x_actor: Annotated[str | None, Header(max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$",
                                           description="Who is acting, recorded in the history.")] = None,
 ) -> Caller:
-    """The caller of this request: the default workspace and the X-Actor header."""
+    """The caller of this request: the default workspace and the X-Actor header.
+
+    Async because it only computes: a sync dependency would cost a worker-thread hop.
+    """
     return Caller(workspace_id=DEFAULT_WORKSPACE_ID, actor=(x_actor or "").strip() or "anonymous")
 
 

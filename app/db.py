@@ -1,7 +1,9 @@
 """Database engine, declarative base and the request-scoped session."""
 
 import functools
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -66,13 +68,18 @@ class Tracked:
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
-        # SQLAlchemy bumps the version on every UPDATE and refuses a stale one.
-        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+        # Every UPDATE checks the version it read (a stale one is refused); `touch` sets the
+        # next one, once per transaction however many times the row is flushed.
+        return {"version_id_col": cls.__table__.c.version,  # type: ignore[attr-defined]
+                "version_id_generator": False}
 
     def touch(self, actor: str, at: datetime) -> None:
-        """Record a change by an actor (the version rises on flush)."""
+        """Record a change by an actor: one new version per transaction."""
         self.updated_at = at
         self.updated_by = actor
+        if not self.__dict__.get("_touched"):
+            self.version += 1
+            self.__dict__["_touched"] = True
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -107,6 +114,9 @@ class Database:
         self.engine = create_engine(url, **engine_options)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        # SQLite has one writer at a time: writers of this process queue on a lock instead
+        # of polling the file lock (BEGIN IMMEDIATE and the busy timeout still guard other processes).
+        self.write_lock = threading.Lock() if self.is_sqlite else None
         writer_bind = self.engine.execution_options(sqlite_immediate=True)
         self.reader = sessionmaker(self.engine, expire_on_commit=False)
         self.writer = sessionmaker(writer_bind, expire_on_commit=False)
@@ -116,19 +126,25 @@ class Database:
         self.engine.dispose()
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session for this request; `TransactionalRoute` commits or rolls it back."""
+async def get_session(request: Request) -> Session:
+    """A session for this request, not yet connected; `TransactionalRoute` ends it.
+
+    Async because opening a session touches no database: the connection is taken, used,
+    committed and given back in the endpoint's own worker thread.
+    """
     database: Database = request.app.state.database
-    factory = database.reader if request.method in SAFE_METHODS else database.writer
-    with factory() as session:
-        yield session
+    if request.method in SAFE_METHODS:
+        return database.reader()
+    session = database.writer()
+    session.info["write_lock"] = database.write_lock
+    return session
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def _in_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a sync endpoint and end its session's transaction in the same worker thread."""
+    """Run a sync endpoint, then commit (or roll back) and close its session in the same thread."""
     if getattr(endpoint, "ends_transaction", False):  # already wrapped (router included twice)
         return endpoint
 
@@ -137,12 +153,13 @@ def _in_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any]:
         session: Session | None = kwargs.get("session")
         if session is None:
             return endpoint(*args, **kwargs)
-        try:
-            result = endpoint(*args, **kwargs)
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+        with session.info.get("write_lock") or nullcontext(), session:
+            try:
+                result = endpoint(*args, **kwargs)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
         return result
 
     run.ends_transaction = True  # type: ignore[attr-defined]

@@ -1,9 +1,16 @@
 """The whole method through the API: every default gate blocks first, then opens."""
 
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from app.caller import DEFAULT_WORKSPACE_ID
+from app.opportunities.models import Opportunity
+from app.phases.catalog import RECORD_KINDS
+from app.phases.records import shape_collection
 
 from tests.conftest import move
 from tests.method import PREPARE, STEPS, post, prepare, put
@@ -238,3 +245,20 @@ def test_singletons_are_put_once_and_replaced_with_if_match(client: TestClient,
     assert client.patch(url, json={"size": "1,300 staff"}).json()["priorities"] == ["Water quality"]
     assert client.put(url, json={"fiscal_year_end": "13-01"}).status_code == 422
     assert client.delete(url).status_code == 204 and client.get(url).status_code == 404
+
+
+def test_the_snapshot_gates_read_always_equals_the_records(app: FastAPI, client: TestClient,
+                                                           opportunity: dict[str, Any]) -> None:
+    oid = opportunity["id"]
+    ids = prepare(client, oid, "follow_up")
+    client.patch(f"/v1/opportunities/{oid}/problems/{ids['problem']}", json={"root_cause": "Old filters"})
+    client.delete(f"/v1/opportunities/{oid}/scope-items/{ids['scope']}")
+    client.delete(f"/v1/opportunities/{oid}/decision-process")
+    move(client, oid, "follow_up")  # refused now (no scope, no decision process): nothing changes
+    with app.state.database.reader() as session:
+        stored = session.get(Opportunity, (DEFAULT_WORKSPACE_ID, uuid.UUID(oid)))
+        assert stored is not None and stored.records_snapshot is not None
+        for kind in RECORD_KINDS.values():
+            assert stored.records_snapshot.get(kind.collection, shape_collection(session, kind, stored)) == \
+                shape_collection(session, kind, stored), kind.collection
+        assert set(stored.records_snapshot) >= {"stakeholders", "problems", "scope_items", "decision_process"}

@@ -92,9 +92,11 @@ def test_an_impossible_move_is_its_own_problem_type(client: TestClient, opportun
     assert "planning" not in refused.json()["allowed"]
 
 
-def test_every_write_changes_the_etag_and_reads_do_not(client: TestClient, opportunity: dict[str, Any]) -> None:
+def test_every_write_raises_the_version_by_one_and_reads_do_not(client: TestClient,
+                                                               opportunity: dict[str, Any]) -> None:
     oid = opportunity["id"]
     seen = {client.get(f"/v1/opportunities/{oid}").headers["etag"]}
+    assert seen == {'"1"'}
     assert client.get(f"/v1/opportunities/{oid}").headers["etag"] in seen
     writes = [
         lambda: client.patch(f"/v1/opportunities/{oid}", json={"name": "Water plant, phase 2"}),
@@ -104,7 +106,7 @@ def test_every_write_changes_the_etag_and_reads_do_not(client: TestClient, oppor
     for write in writes:
         assert write().status_code in (200, 201)
         tag = client.get(f"/v1/opportunities/{oid}").headers["etag"]
-        assert tag not in seen
+        assert tag == f'"{len(seen) + 1}"'
         seen.add(tag)
 
 

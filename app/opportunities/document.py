@@ -1,20 +1,24 @@
-"""The document gates read: the opportunity and its records, each loaded on first use."""
+"""The document gates read: the opportunity and its records, from the opportunity's snapshot."""
 
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.opportunities.models import Opportunity
 from app.opportunities.schemas import OpportunityRead
 from app.phases.catalog import RECORD_KINDS
+from app.phases.records import shape_collection
 
 
 class OpportunityDocument(Mapping[str, Any]):
-    """`opportunity`, `now`, and each record kind in its API shape (a list, or one record or
-    None for a singleton), each queried on first use."""
+    """`now`, `opportunity`, and each record kind in its API shape (a list, or one record or
+    None for a singleton).
+
+    Record writes keep a snapshot of each kind on the opportunity row, so a gate reads one row;
+    a kind missing from the snapshot (never written since) is queried on first use.
+    """
 
     def __init__(self, session: Session, opportunity: Opportunity, now: datetime) -> None:
         self._session = session
@@ -35,12 +39,7 @@ class OpportunityDocument(Mapping[str, Any]):
     def _load(self, key: str) -> Any:
         if key == "opportunity":
             return OpportunityRead.model_validate(self._opportunity).model_dump(mode="json")
-        kind = RECORD_KINDS[key]
-        model = kind.model
-        rows = self._session.scalars(
-            select(model).where(model.workspace_id == self._opportunity.workspace_id,
-                                model.opportunity_id == self._opportunity.id).order_by(model.id))
-        shaped = [kind.read.model_validate(row).model_dump(mode="json") for row in rows]
-        if kind.singleton:
-            return shaped[0] if shaped else None
-        return shaped
+        snapshot = self._opportunity.records_snapshot or {}
+        if key in snapshot:
+            return snapshot[key]
+        return shape_collection(self._session, RECORD_KINDS[key], self._opportunity)

@@ -3,7 +3,7 @@
 import uuid
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from app.caller import Caller
 from app.errors import NotFound
@@ -26,8 +26,8 @@ def lock_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID
     """The opportunity, its row locked until commit: writes to one deal run one at a time."""
     query = (select(Opportunity)
              .where(Opportunity.workspace_id == caller.workspace_id, Opportunity.id == opportunity_id)
-             .with_for_update()
-             .execution_options(populate_existing=True))
+             .options(undefer(Opportunity.records_snapshot))
+             .with_for_update())
     opportunity = session.scalars(query).one_or_none()
     if opportunity is None:
         raise _not_found(opportunity_id)

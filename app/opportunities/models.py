@@ -33,6 +33,8 @@ class Opportunity(Tracked, Base):
     step_entered_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome_reason_code: Mapped[str | None] = mapped_column(String(50))
+    # Each record kind in the shape gates read it, kept current by every record write.
+    records_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
 
     __table_args__ = (
         CheckConstraint("status IN ('open', 'won', 'lost', 'disqualified')", name="status"),

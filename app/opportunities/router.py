@@ -23,18 +23,18 @@ router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"], route_cla
 IfMatch = Annotated[str | None, Header(description="An ETag from a read; 412 if it is stale.")]
 
 
-def _read(response: Response, opportunity: Opportunity) -> OpportunityRead:
-    response.headers["ETag"] = etag(opportunity.version)
-    return OpportunityRead.model_validate(opportunity)
+def _read(opportunity: Opportunity, status_code: int = 200, **headers: str) -> Response:
+    """The opportunity as JSON with its ETag, serialised once (no second validation)."""
+    body = OpportunityRead.model_validate(opportunity).model_dump_json()
+    return Response(body, status_code=status_code, media_type="application/json",
+                    headers={"ETag": etag(opportunity.version), **headers})
 
 
-@router.post("", status_code=201, responses=problem_responses(400, 415, 422))
-def create_opportunity(body: OpportunityCreate, session: SessionDep, caller: CallerDep,
-                       response: Response) -> OpportunityRead:
+@router.post("", status_code=201, response_model=OpportunityRead, responses=problem_responses(400, 415, 422))
+def create_opportunity(body: OpportunityCreate, session: SessionDep, caller: CallerDep) -> Response:
     """Open an opportunity at the first step of its process."""
     opportunity = service.create_opportunity(session, caller, body)
-    response.headers["Location"] = f"{router.prefix}/{opportunity.id}"
-    return _read(response, opportunity)
+    return _read(opportunity, 201, Location=f"{router.prefix}/{opportunity.id}")
 
 
 @router.get("", responses=problem_responses(422))
@@ -55,29 +55,29 @@ def list_opportunities(
                            next_cursor=next_cursor)
 
 
-@router.get("/{opportunity_id}", responses=problem_responses(404, 422))
-def get_opportunity(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerDep,
-                    response: Response) -> OpportunityRead:
+@router.get("/{opportunity_id}", response_model=OpportunityRead, responses=problem_responses(404, 422))
+def get_opportunity(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> Response:
     """One opportunity, with its ETag."""
-    return _read(response, service.get_opportunity(session, caller, opportunity_id))
+    return _read(service.get_opportunity(session, caller, opportunity_id))
 
 
-@router.patch("/{opportunity_id}", responses=problem_responses(400, 404, 412, 415, 422))
+@router.patch("/{opportunity_id}", response_model=OpportunityRead,
+              responses=problem_responses(400, 404, 412, 415, 422))
 def update_opportunity(opportunity_id: uuid.UUID, body: OpportunityUpdate, session: SessionDep,
-                       caller: CallerDep, response: Response, if_match: IfMatch = None) -> OpportunityRead:
+                       caller: CallerDep, if_match: IfMatch = None) -> Response:
     """Change an opportunity's fields (not its step: use transitions)."""
-    opportunity = service.update_opportunity(session, caller, opportunity_id, body, if_match)
-    return _read(response, opportunity)
+    return _read(service.update_opportunity(session, caller, opportunity_id, body, if_match))
 
 
-@router.post("/{opportunity_id}/transitions", responses=problem_responses(400, 404, 409, 412, 415, 422))
+@router.post("/{opportunity_id}/transitions", response_model=OpportunityRead,
+             responses=problem_responses(400, 404, 409, 412, 415, 422))
 def move_opportunity(opportunity_id: uuid.UUID, body: TransitionRequest, session: SessionDep,
-                     caller: CallerDep, response: Response, if_match: IfMatch = None) -> OpportunityRead:
+                     caller: CallerDep, if_match: IfMatch = None) -> Response:
     """Move the opportunity: forward through gates, back with a reason, lost, disqualified, reopen."""
     opportunity = service.move_opportunity(session, caller, opportunity_id, to=body.to,
                                            reason=body.reason, reason_code=body.reason_code,
                                            if_match=if_match)
-    return _read(response, opportunity)
+    return _read(opportunity)
 
 
 @router.get("/{opportunity_id}/gates/{step}", responses=problem_responses(404, 422))

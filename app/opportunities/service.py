@@ -21,6 +21,7 @@ from app.opportunities.document import OpportunityDocument
 from app.opportunities.lookup import get_opportunity, lock_opportunity
 from app.opportunities.models import HistoryEntry, Opportunity
 from app.opportunities.schemas import OpportunityCreate, OpportunityUpdate
+from app.phases.catalog import RECORD_KINDS
 from app.phases.deploy.plan import create_follow_up_plan
 from app.processes.service import get_definition, latest_definition
 
@@ -41,10 +42,11 @@ def create_opportunity(session: Session, caller: Caller, data: OpportunityCreate
         value_currency=data.value.currency if data.value else None,
         expected_close_date=data.expected_close_date,
         process_key=definition.key, process_version=definition.version,
-        status="open", phase=first.phase, step=first.name, step_entered_at=now,
+        status="open", phase=first.phase, step=first.name, step_entered_at=now, version=1,
+        records_snapshot={kind.collection: None if kind.singleton else [] for kind in RECORD_KINDS.values()},
         created_at=now, created_by=caller.actor, updated_at=now, updated_by=caller.actor)
     session.add(opportunity)
-    session.flush()
+    session.flush()  # the history row's foreign key needs the opportunity stored first
     session.add(HistoryEntry(
         workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id,
         seq=opportunity.version, kind="create", to_step=first.name, to_phase=first.phase,
@@ -131,23 +133,19 @@ def move_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID
     document = OpportunityDocument(session, opportunity, now)
     result = machine_for(definition).move(step=opportunity.step, status=opportunity.status, to=to,
                                           reason=reason, reason_code=reason_code, document=document)
-    entry = HistoryEntry(
-        workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id, kind=result.kind,
-        from_step=opportunity.step, from_phase=opportunity.phase, from_status=opportunity.status,
-        actor=caller.actor, at=now, reason=reason.strip() if reason else None,
+    definition_step = definition.step(result.to_step)
+    opportunity.touch(caller.actor, now)
+    session.add(HistoryEntry(
+        workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id,
+        seq=opportunity.version, kind=result.kind, from_step=opportunity.step, from_phase=opportunity.phase,
+        from_status=opportunity.status, to_step=result.to_step, to_phase=definition_step.phase,
+        to_status=result.status, actor=caller.actor, at=now, reason=reason.strip() if reason else None,
         reason_code=reason_code if result.kind in OUTCOMES else None,
-        gates=[g.as_dict() for g in result.gates])
+        gates=[g.as_dict() for g in result.gates]))
     if result.to_step != opportunity.step:
         opportunity.step_entered_at = now
-    opportunity.step = result.to_step
-    opportunity.phase = definition.step(result.to_step).phase
-    opportunity.status = result.status
-    opportunity.outcome_reason_code = entry.reason_code
-    opportunity.touch(caller.actor, now)
-    session.flush()
-    entry.seq, entry.to_step, entry.to_phase, entry.to_status = (
-        opportunity.version, opportunity.step, opportunity.phase, opportunity.status)
-    session.add(entry)
+    opportunity.step, opportunity.phase, opportunity.status = result.to_step, definition_step.phase, result.status
+    opportunity.outcome_reason_code = reason_code if result.kind in OUTCOMES else None
     if result.kind == "forward" and result.status == "won":
         create_follow_up_plan(session, caller, opportunity, definition, document)
     session.flush()

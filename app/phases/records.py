@@ -132,6 +132,26 @@ def _check_references(session: Session, caller: Caller, kind: RecordKind, opport
         raise InvalidInput("; ".join(f"{e['pointer']}: {e['message']}" for e in errors), errors=errors)
 
 
+def shape_collection(session: Session, kind: RecordKind, opportunity: Any) -> Any:
+    """A kind's records of one opportunity in their API shape: a list, or a singleton's record or None."""
+    rows = session.scalars(select(kind.model).where(kind.model.workspace_id == opportunity.workspace_id,
+                                                    kind.model.opportunity_id == opportunity.id)
+                           .order_by(kind.model.id))
+    shaped = [kind.read.model_validate(row).model_dump(mode="json") for row in rows]
+    if kind.singleton:
+        return shaped[0] if shaped else None
+    return shaped
+
+
+def refresh_snapshot(session: Session, kind: RecordKind, opportunity: Any) -> None:
+    """Store the kind's records, as gates read them, on the opportunity (after a write to them)."""
+    session.flush()
+    kind.model.after_write(session, opportunity)
+    opportunity.records_snapshot = {**(opportunity.records_snapshot or {}),
+                                    kind.collection: shape_collection(session, kind, opportunity)}
+    session.flush()
+
+
 def list_records(session: Session, caller: Caller, kind: RecordKind,
                  opportunity_id: uuid.UUID) -> Sequence[OpportunityRecord]:
     """Every record of a kind under an opportunity, oldest first."""
@@ -163,14 +183,13 @@ def create_record(session: Session, caller: Caller, kind: RecordKind, opportunit
         raise Conflict(f"Opportunity {opportunity_id} already has a {kind.label.replace('_', ' ')}.")
     now = utcnow()
     record = kind.model(workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity_id,
-                        created_at=now, created_by=caller.actor, updated_at=now,
+                        version=1, created_at=now, created_by=caller.actor, updated_at=now,
                         updated_by=caller.actor)
     record.apply(values, caller.actor)
     record.fill_defaults(opportunity)
     session.add(record)
     opportunity.touch(caller.actor, now)
-    session.flush()
-    kind.model.after_write(session, opportunity)
+    refresh_snapshot(session, kind, opportunity)
     return record
 
 
@@ -187,8 +206,7 @@ def update_record(session: Session, caller: Caller, kind: RecordKind, opportunit
         record.apply(changes, caller.actor)
         record.touch(caller.actor, now)
         opportunity.touch(caller.actor, now)
-        session.flush()
-        kind.model.after_write(session, opportunity)
+        refresh_snapshot(session, kind, opportunity)
     return record
 
 
@@ -213,5 +231,4 @@ def delete_record(session: Session, caller: Caller, kind: RecordKind, opportunit
     check_if_match(record.version, if_match)
     session.delete(record)
     opportunity.touch(caller.actor, utcnow())
-    session.flush()
-    kind.model.after_write(session, opportunity)
+    refresh_snapshot(session, kind, opportunity)

@@ -12,7 +12,9 @@ from app.caller import Caller
 from app.engine.checks import parse_time
 from app.engine.definition import ProcessDefinition
 from app.opportunities.models import HistoryEntry, Opportunity
+from app.phases.catalog import RECORD_KINDS
 from app.phases.deploy.models import Task
+from app.phases.records import refresh_snapshot
 
 
 def create_follow_up_plan(session: Session, caller: Caller, opportunity: Opportunity,
@@ -29,5 +31,6 @@ def create_follow_up_plan(session: Session, caller: Caller, opportunity: Opportu
     for item in definition.settings.get("follow_up_plan", ()):
         session.add(Task(workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id,
                          title=item["title"], kind=item["kind"], owner=opportunity.owner,
-                         due_date=start + timedelta(days=int(item["due_days"])),
+                         due_date=start + timedelta(days=int(item["due_days"])), version=1,
                          created_at=now, created_by=caller.actor, updated_at=now, updated_by=caller.actor))
+    refresh_snapshot(session, RECORD_KINDS["tasks"], opportunity)
