@@ -28,8 +28,8 @@ openapi: $(STAMP)
 	$(BIN)/dealgate openapi > openapi.yaml
 
 bench: $(STAMP)
-	$(BIN)/python bench/engine.py
-	$(BIN)/python bench/transitions.py
+	$(BIN)/python -m bench.engine
+	$(BIN)/python -m bench.transitions
 
 clean:
 	rm -rf $(VENV) dealgate.db dealgate.db-wal dealgate.db-shm

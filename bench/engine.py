@@ -1,6 +1,6 @@
 """The engine's cost per gated move against a bare `transitions` trigger, without HTTP or database.
 
-Usage, from the repository root: .venv/bin/python bench/engine.py [--repeat 5] [--number 20000]
+Usage, from the repository root: .venv/bin/python -m bench.engine [--repeat 5] [--number 20000]
 """
 
 import argparse
@@ -8,21 +8,14 @@ import sys
 import timeit
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-BENCH_DIR = Path(__file__).resolve().parent
-# Run as a file, this folder leads sys.path and bench/transitions.py would shadow the
-# `transitions` library the engine imports: import from the repository root instead.
-if sys.path and Path(sys.path[0] or ".").resolve() == BENCH_DIR:
-    sys.path[0] = str(BENCH_DIR.parent)
+from transitions import Machine
 
-from transitions import Machine  # noqa: E402
-
-from app.engine.definition import OUTCOMES  # noqa: E402
-from app.engine.machine import ProcessMachine, machine_for  # noqa: E402
-from app.phases.catalog import RECORD_KINDS  # noqa: E402
-from app.processes.service import latest_definition  # noqa: E402
+from app.engine.definition import OUTCOMES
+from app.engine.machine import ProcessMachine, machine_for
+from app.phases.catalog import RECORD_KINDS
+from app.processes.service import latest_definition
 
 OPPORTUNITY_ID = str(uuid.UUID(int=1))
 STAMP = "2026-01-05T09:00:00Z"

@@ -5,7 +5,7 @@ Each backend gets a fresh database, migrated by Alembic, and one real uvicorn wo
 routes in turn with the same connections and duration; any non-2xx answer or socket error
 (a timeout too: an answer slower than --timeout) fails the run. From the repository root:
 
-    .venv/bin/python bench/transitions.py [--seconds 10] [--backend both] [--opportunities 500]
+    .venv/bin/python -m bench.transitions [--seconds 10] [--backend both] [--opportunities 500]
 """
 
 import argparse

@@ -2,7 +2,7 @@
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, undefer
 
 from app.caller import Caller
@@ -22,13 +22,16 @@ def get_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID)
     return opportunity
 
 
+# Built once: every write runs it, and a prepared statement skips construction and cache keying.
+_LOCK = (select(Opportunity)
+         .where(Opportunity.workspace_id == bindparam("workspace_id"), Opportunity.id == bindparam("id"))
+         .options(undefer(Opportunity.records_snapshot))
+         .with_for_update())
+
+
 def lock_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID) -> Opportunity:
     """The opportunity, its row locked until commit: writes to one deal run one at a time."""
-    query = (select(Opportunity)
-             .where(Opportunity.workspace_id == caller.workspace_id, Opportunity.id == opportunity_id)
-             .options(undefer(Opportunity.records_snapshot))
-             .with_for_update())
-    opportunity = session.scalars(query).one_or_none()
+    opportunity = session.scalars(_LOCK, {"workspace_id": caller.workspace_id, "id": opportunity_id}).one_or_none()
     if opportunity is None:
         raise _not_found(opportunity_id)
     return opportunity
