@@ -40,6 +40,10 @@ class InvalidInput(DomainError):
 
     status, type, title = 422, "validation-error", "Invalid input"
 
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        extensions.setdefault("errors", [{"pointer": "", "in": "request", "message": detail}])
+        super().__init__(detail, **extensions)
+
 
 class ReasonRequired(DomainError):
     """A move that must be explained was asked for without a reason."""
@@ -105,7 +109,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    slug = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large",
+    # Starlette answers 400 only when it cannot read the body (bad encoding, unparseable JSON).
+    slug = {400: "malformed-json", 404: "not-found", 405: "method-not-allowed", 413: "payload-too-large",
             415: "unsupported-media-type"}.get(exc.status_code, "http-error")
     title = slug.replace("-", " ").capitalize()
     return problem(request, exc.status_code, slug, title, str(exc.detail), headers=exc.headers)

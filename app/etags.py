@@ -1,18 +1,20 @@
-"""Entity tags from row versions, and the If-Match precondition."""
+"""Entity tags from a row's id and version, and the If-Match precondition."""
+
+from typing import Any
 
 from app.errors import PreconditionFailed
 
 
-def etag(version: int) -> str:
-    """The strong entity tag of a row version."""
-    return f'"{version}"'
+def etag(row: Any) -> str:
+    """The strong entity tag of a row: its version, and its id (a recreated record never matches)."""
+    return f'"{row.version}.{row.id.hex}"'
 
 
-def check_if_match(version: int, if_match: str | None) -> None:
+def check_if_match(row: Any, if_match: str | None) -> None:
     """Refuse the write when If-Match names no current version (RFC 9110, strong comparison)."""
     if if_match is None:
         return
-    current = etag(version)
+    current = etag(row)
     tags = [t.strip() for t in if_match.split(",")]
     if "*" in tags or current in tags:
         return

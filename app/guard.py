@@ -47,7 +47,9 @@ class RequestGuard:
     async def _check_body(self, scope: Scope, headers: dict[str, str],
                           receive: Receive) -> tuple[int, str, str] | Receive:
         length = headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+        if length is not None and not length.isdigit():
+            return (400, "bad-request", f"Content-Length {length!r} is not a number.")
+        if length is not None and int(length) > self.max_body_bytes:
             return self._too_large()
         body = b""
         more = True

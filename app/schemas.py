@@ -112,7 +112,8 @@ def _admits_none(annotation: Any) -> bool:
 
 def patch_of(create: type[Input]) -> type[Patch]:
     """The partial-update shape of a create shape: every field optional; only nullable ones nullable."""
-    fields: dict[str, Any] = {name: (info.annotation | None, Field(None, description=info.description))
+    # rebuild_annotation keeps each field's rules (length, pattern, strictness) on the type.
+    fields: dict[str, Any] = {name: (info.rebuild_annotation() | None, Field(None, description=info.description))
                               for name, info in create.model_fields.items()}
     required = frozenset(name for name, info in create.model_fields.items()
                          if not _admits_none(info.annotation))

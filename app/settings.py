@@ -12,8 +12,6 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./dealgate.db"
     max_body_bytes: int = 1_048_576
-    page_size_default: int = 50
-    page_size_max: int = 200
 
 
 @lru_cache

@@ -111,3 +111,47 @@ def test_unknown_ids_and_routes_are_404_problems(client: TestClient) -> None:
     _assert_problem(client.get("/v1/opportunities/not-a-uuid"), 422, "validation-error")
     _assert_problem(client.get("/v1/nothing-here"), 404, "not-found")
     _assert_problem(client.delete("/v1/opportunities"), 405, "method-not-allowed")
+
+
+def test_partial_updates_keep_every_rule_of_the_full_record(app: FastAPI, client: TestClient,
+                                                          opportunity: dict[str, Any]) -> None:
+    base = f"/v1/opportunities/{opportunity['id']}"
+    stakeholder = client.post(f"{base}/stakeholders", json={"name": "Pat", "role": "user"}).json()
+    activity = client.post(f"{base}/activities", json={"kind": "call", "occurred_at": "2026-01-05T09:00:00Z"}).json()
+    client.put(f"{base}/account-profile", json={})
+    before = count_rows(app)
+    for url, body in [(f"{base}/stakeholders/{stakeholder['id']}", {"name": ""}),
+                      (f"{base}/stakeholders/{stakeholder['id']}", {"name": "x" * 300}),
+                      (f"{base}/stakeholders/{stakeholder['id']}", {"name": "a\u0000b"}),
+                      (f"{base}/activities/{activity['id']}", {"minutes_agreed": 10**30}),
+                      (f"{base}/activities/{activity['id']}", {"occurred_at": "2026-01-05T09:00:00"}),
+                      (f"{base}/account-profile", {"fiscal_year_end": "99-99"})]:
+        _assert_problem(client.patch(url, json=body), 422, "validation-error")
+    assert count_rows(app) == before
+    assert client.get(f"{base}/stakeholders/{stakeholder['id']}").json()["name"] == "Pat"
+
+
+def test_nulling_a_defaulted_field_restores_its_default(client: TestClient, opportunity: dict[str, Any]) -> None:
+    base = f"/v1/opportunities/{opportunity['id']}"
+    task = client.post(f"{base}/tasks", json={"title": "Call", "owner": "ops.lee", "due_date": "2027-01-01"}).json()
+    objection = client.post(f"{base}/objections", json={"statement": "Later", "category": "timing"}).json()
+    assert client.patch(f"{base}/tasks/{task['id']}", json={"owner": None}).json()["owner"] == "rep.alex"
+    reset = client.patch(f"{base}/objections/{objection['id']}", json={"raised_at": None})
+    assert reset.status_code == 200 and reset.json()["raised_at"] == objection["raised_at"]
+
+
+def test_a_change_that_changes_nothing_keeps_the_version(client: TestClient, opportunity: dict[str, Any]) -> None:
+    url = f"/v1/opportunities/{opportunity['id']}"
+    tag = client.get(url).headers["etag"]
+    for body in ({}, {"account": {}}, {"name": opportunity["name"]}, {"expected_close_date": None}):
+        assert client.patch(url, json=body).headers["etag"] == tag
+    problem = client.post(f"{url}/problems", json={"description": "Leaks"})
+    same = client.patch(f"{url}/problems/{problem.json()['id']}", json={"description": "Leaks"})
+    assert same.headers["etag"] == problem.headers["etag"]
+
+
+def test_unreadable_bodies_are_malformed(client: TestClient, opportunity: dict[str, Any]) -> None:
+    url = f"/v1/opportunities/{opportunity['id']}/problems"
+    for body in (b'{"description": "\xff\xfe"}', b"[" * 100_000):
+        _assert_problem(client.post(url, content=body, headers={"Content-Type": "application/json"}),
+                        400, "malformed-json")

@@ -15,7 +15,7 @@ def test_create_answers_201_at_planning_with_an_etag(client: TestClient) -> None
     assert (body["phase"], body["step"], body["status"]) == ("discover", "planning", "open")
     assert body["value"] == {"amount": 125000000, "currency": "EUR"}
     assert body["owner"] == "rep.alex"
-    assert response.headers["etag"] == '"1"'
+    assert response.headers["etag"] == f'"1.{body["id"].replace("-", "")}"'
     assert response.headers["location"] == f"/v1/opportunities/{body['id']}"
     assert client.get(response.headers["location"]).json() == body
 

@@ -49,7 +49,9 @@ def test_back_moves_need_a_reason_and_moving_forward_again_rechecks_the_gate(
     assert client.delete(f"/v1/opportunities/{oid}/stakeholders/{stakeholders[0]['id']}").status_code == 204
     again = move(client, oid, "presentation")
     assert again.status_code == 409 and again.json()["step"] == "solution_design"
-    assert [u["code"] for u in again.json()["unmet"]] == ["diagnose.decision_maker_identified"]
+    # The only stakeholder is gone: no decision-maker, and nobody left who confirmed the problem.
+    assert [u["code"] for u in again.json()["unmet"]] == ["diagnose.problem_cost_confirmed",
+                                                          "diagnose.decision_maker_identified"]
 
 
 def test_reaching_follow_up_wins_and_a_won_deal_cannot_be_lost(
@@ -96,7 +98,7 @@ def test_every_write_raises_the_version_by_one_and_reads_do_not(client: TestClie
                                                                opportunity: dict[str, Any]) -> None:
     oid = opportunity["id"]
     seen = {client.get(f"/v1/opportunities/{oid}").headers["etag"]}
-    assert seen == {'"1"'}
+    assert seen == {f'"1.{oid.replace("-", "")}"'}
     assert client.get(f"/v1/opportunities/{oid}").headers["etag"] in seen
     writes = [
         lambda: client.patch(f"/v1/opportunities/{oid}", json={"name": "Water plant, phase 2"}),
@@ -106,7 +108,7 @@ def test_every_write_raises_the_version_by_one_and_reads_do_not(client: TestClie
     for write in writes:
         assert write().status_code in (200, 201)
         tag = client.get(f"/v1/opportunities/{oid}").headers["etag"]
-        assert tag == f'"{len(seen) + 1}"'
+        assert tag == f'"{len(seen) + 1}.{oid.replace("-", "")}"'
         seen.add(tag)
 
 

@@ -85,10 +85,6 @@ class ProcessDefinition:
         """The step's index in the order of the sale."""
         return self._position[name]
 
-    def steps_in_phase(self, phase: str) -> tuple[str, ...]:
-        """The names of the steps inside a phase."""
-        return tuple(step.name for step in self.steps if step.phase == phase)
-
     def next_step(self, name: str) -> str | None:
         """The step after this one, or None at the end."""
         i = self._position[name] + 1

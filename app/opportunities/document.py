@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from app.opportunities.models import Opportunity
 from app.opportunities.schemas import OpportunityRead
 from app.phases.catalog import RECORD_KINDS
-from app.phases.records import shape_collection
+from app.phases.records import shape_collection, snapshot_records
 
 
 class OpportunityDocument(Mapping[str, Any]):
@@ -17,7 +17,7 @@ class OpportunityDocument(Mapping[str, Any]):
     None for a singleton).
 
     Record writes keep a snapshot of each kind on the opportunity row, so a gate reads one row;
-    a kind missing from the snapshot (never written since) is queried on first use.
+    a kind missing from the snapshot, or stored in an older shape, is queried on first use.
     """
 
     def __init__(self, session: Session, opportunity: Opportunity, now: datetime) -> None:
@@ -39,7 +39,6 @@ class OpportunityDocument(Mapping[str, Any]):
     def _load(self, key: str) -> Any:
         if key == "opportunity":
             return OpportunityRead.model_validate(self._opportunity).model_dump(mode="json")
-        snapshot = self._opportunity.records_snapshot or {}
-        if key in snapshot:
-            return snapshot[key]
-        return shape_collection(self._session, RECORD_KINDS[key], self._opportunity)
+        kind = RECORD_KINDS[key]
+        found, records = snapshot_records(self._opportunity, kind)
+        return records if found else shape_collection(self._session, kind, self._opportunity)

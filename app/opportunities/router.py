@@ -16,7 +16,6 @@ from app.opportunities.schemas import (ChecklistEntryRead, FindingRead, GateRead
                                        HistoryRead, OpportunityCreate, OpportunityPage, OpportunityRead,
                                        OpportunityUpdate, Status, TransitionRequest)
 from app.schemas import Items
-from app.settings import get_settings
 
 router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"], route_class=TransactionalRoute)
 
@@ -27,7 +26,7 @@ def _read(opportunity: Opportunity, status_code: int = 200, **headers: str) -> R
     """The opportunity as JSON with its ETag, serialised once (no second validation)."""
     body = OpportunityRead.model_validate(opportunity).model_dump_json()
     return Response(body, status_code=status_code, media_type="application/json",
-                    headers={"ETag": etag(opportunity.version), **headers})
+                    headers={"ETag": etag(opportunity), **headers})
 
 
 @router.post("", status_code=201, response_model=OpportunityRead, responses=problem_responses(400, 415, 422))
@@ -44,7 +43,7 @@ def list_opportunities(
     step: Annotated[str | None, Query(max_length=50)] = None,
     status: Status | None = None,
     owner: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=get_settings().page_size_max)] = get_settings().page_size_default,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> OpportunityPage:
     """Opportunities in creation order, filtered; follow next_cursor for more."""

@@ -44,7 +44,8 @@ def create_opportunity(session: Session, caller: Caller, data: OpportunityCreate
         expected_close_date=data.expected_close_date,
         process_key=definition.key, process_version=definition.version,
         status="open", phase=first.phase, step=first.name, step_entered_at=now, version=1,
-        records_snapshot={kind.collection: None if kind.singleton else [] for kind in RECORD_KINDS.values()},
+        records_snapshot={kind.collection: {"shape": kind.shape, "records": kind.empty}
+                          for kind in RECORD_KINDS.values()},
         created_at=now, created_by=caller.actor, updated_at=now, updated_by=caller.actor)
     session.add(opportunity)
     session.flush()  # the history row's foreign key needs the opportunity stored first
@@ -60,10 +61,8 @@ def update_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UU
                        data: OpportunityUpdate, if_match: str | None) -> Opportunity:
     """Change an opportunity's own fields, guarded by If-Match."""
     opportunity = lock_opportunity(session, caller, opportunity_id)
-    check_if_match(opportunity.version, if_match)
+    check_if_match(opportunity, if_match)
     changes = data.changes()
-    if not changes:
-        return opportunity
     if "account" in changes:
         account = changes.pop("account")
         if "name" in account:
@@ -76,8 +75,9 @@ def update_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UU
         opportunity.value_currency = value.get("currency")
     for name, new in changes.items():
         setattr(opportunity, name, new)
-    opportunity.touch(caller.actor, utcnow())
-    session.flush()
+    if session.is_modified(opportunity):  # a change that changes nothing keeps the version
+        opportunity.touch(caller.actor, utcnow())
+        session.flush()
     return opportunity
 
 
@@ -139,7 +139,7 @@ def move_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID
                      reason: str | None, reason_code: str | None, if_match: str | None) -> Opportunity:
     """Move an opportunity as its process allows, and append the move to its history."""
     opportunity = lock_opportunity(session, caller, opportunity_id)
-    check_if_match(opportunity.version, if_match)
+    check_if_match(opportunity, if_match)
     definition = get_definition(opportunity.process_key, opportunity.process_version)
     now = utcnow()
     document = OpportunityDocument(session, opportunity, now)

@@ -1,8 +1,11 @@
 """What every phase record shares: its table shape, its kind, and its create/read/update/delete."""
 
+import hashlib
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import JSON, ForeignKeyConstraint, Index, select
@@ -12,7 +15,7 @@ from uuid6 import uuid7
 
 from app.caller import Caller
 from app.db import Tracked, utcnow
-from app.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from app.errors import InvalidInput, NotFound, PreconditionFailed
 from app.etags import check_if_match
 from app.opportunities.lookup import get_opportunity, lock_opportunity
 from app.schemas import Input, Patch, RecordRead
@@ -101,6 +104,17 @@ class RecordKind:
         """Whether an opportunity holds at most one of these."""
         return self.model.singleton
 
+    @cached_property
+    def shape(self) -> str:
+        """A fingerprint of the API shape: a snapshot taken in another shape is not used."""
+        schema = json.dumps(self.read.model_json_schema(), sort_keys=True)
+        return hashlib.sha256(schema.encode()).hexdigest()[:16]
+
+    @property
+    def empty(self) -> Any:
+        """What an opportunity without such records holds."""
+        return None if self.singleton else []
+
 
 RecordT = TypeVar("RecordT", bound=OpportunityRecord)
 
@@ -147,9 +161,17 @@ def refresh_snapshot(session: Session, kind: RecordKind, opportunity: Any) -> No
     """Store the kind's records, as gates read them, on the opportunity (after a write to them)."""
     session.flush()
     kind.model.after_write(session, opportunity)
-    opportunity.records_snapshot = {**(opportunity.records_snapshot or {}),
-                                    kind.collection: shape_collection(session, kind, opportunity)}
+    entry = {"shape": kind.shape, "records": shape_collection(session, kind, opportunity)}
+    opportunity.records_snapshot = {**(opportunity.records_snapshot or {}), kind.collection: entry}
     session.flush()
+
+
+def snapshot_records(opportunity: Any, kind: RecordKind) -> tuple[bool, Any]:
+    """The kind's records from the opportunity's snapshot, if there and taken in the current shape."""
+    entry = (opportunity.records_snapshot or {}).get(kind.collection)
+    if entry is None or entry.get("shape") != kind.shape:
+        return False, None
+    return True, entry["records"]
 
 
 def list_records(session: Session, caller: Caller, kind: RecordKind,
@@ -179,8 +201,6 @@ def create_record(session: Session, caller: Caller, kind: RecordKind, opportunit
     """Store a new record under an opportunity; the opportunity's version rises with it."""
     opportunity = lock_opportunity(session, caller, opportunity_id)
     _check_references(session, caller, kind, opportunity_id, values)
-    if kind.singleton and session.scalars(_query(caller, kind.model, opportunity_id)).first():
-        raise Conflict(f"Opportunity {opportunity_id} already has a {kind.label.replace('_', ' ')}.")
     now = utcnow()
     record = kind.model(workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity_id,
                         version=1, created_at=now, created_by=caller.actor, updated_at=now,
@@ -199,11 +219,12 @@ def update_record(session: Session, caller: Caller, kind: RecordKind, opportunit
     """Change a record's fields, guarded by If-Match."""
     opportunity = lock_opportunity(session, caller, opportunity_id)
     record = get_record(session, caller, kind, opportunity_id, record_id)
-    check_if_match(record.version, if_match)
+    check_if_match(record, if_match)
     _check_references(session, caller, kind, opportunity_id, changes)
-    if changes:
+    record.apply(changes, caller.actor)
+    record.fill_defaults(opportunity)  # a field set to null takes its default again
+    if session.is_modified(record):  # a change that changes nothing keeps the version
         now = utcnow()
-        record.apply(changes, caller.actor)
         record.touch(caller.actor, now)
         opportunity.touch(caller.actor, now)
         refresh_snapshot(session, kind, opportunity)
@@ -228,7 +249,7 @@ def delete_record(session: Session, caller: Caller, kind: RecordKind, opportunit
     """Delete a record, guarded by If-Match; the opportunity's version rises."""
     opportunity = lock_opportunity(session, caller, opportunity_id)
     record = get_record(session, caller, kind, opportunity_id, record_id)
-    check_if_match(record.version, if_match)
+    check_if_match(record, if_match)
     session.delete(record)
     opportunity.touch(caller.actor, utcnow())
     refresh_snapshot(session, kind, opportunity)

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/opportunities/{opportunity_id}", route_class=Tran
 
 
 def _shaped(kind: RecordKind, response: Response, record: Any) -> Any:
-    response.headers["ETag"] = etag(record.version)
+    response.headers["ETag"] = etag(record)
     return kind.read.model_validate(record)
 
 

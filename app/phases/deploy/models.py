@@ -43,14 +43,21 @@ class Objection(OpportunityRecord, Base):
     resolution: Mapped[str | None] = mapped_column(Text)
 
     def apply(self, changes: Mapping[str, Any], actor: str) -> None:
-        """Set fields; a qualified objection says what lies beneath it, a resolved one how."""
+        """Set fields, keeping the objection's path: open, qualified (what lies beneath it), then
+        resolved (how) or withdrawn."""
+        before = self.status
         super().apply(changes, actor)
-        if self.status == "qualified" and not self.underlying:
-            raise InvalidInput("A qualified objection needs 'underlying': what really lies beneath it.",
-                               errors=[{"pointer": "/underlying", "in": "body", "message": "required when qualified"}])
+        if self.status == "resolved" and before == "open":
+            self._refuse("/status", "qualify the objection (say what lies beneath it) before resolving it")
+        if self.status in ("qualified", "resolved") and not self.underlying:
+            self._refuse("/underlying", f"a {self.status} objection says what really lies beneath it")
         if self.status == "resolved" and not self.resolution:
-            raise InvalidInput("A resolved objection needs 'resolution': how it was resolved.",
-                               errors=[{"pointer": "/resolution", "in": "body", "message": "required when resolved"}])
+            self._refuse("/resolution", "a resolved objection says how it was resolved")
+
+    @staticmethod
+    def _refuse(pointer: str, message: str) -> None:
+        raise InvalidInput(message[0].upper() + message[1:] + ".",
+                           errors=[{"pointer": pointer, "in": "body", "message": message}])
 
     def fill_defaults(self, opportunity: Any) -> None:
         """An objection is raised when it is recorded, unless the rep says otherwise."""

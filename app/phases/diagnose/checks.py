@@ -8,11 +8,14 @@ from app.engine.checks import check
 
 @check("problem_cost_quantified")
 def problem_cost_quantified(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """At least one problem carries a cost above zero (optionally: confirmed by the customer)."""
+    """At least one problem carries a cost above zero; with `confirmed`, one the customer confirmed,
+    naming who (a stakeholder still on the opportunity)."""
     problems = document["problems"]
     must_confirm = bool(params.get("confirmed", False))
     quantified = [p for p in problems if p["cost"] is not None and p["cost"]["amount"] > 0]
-    counted = [p for p in quantified if p["confirmed_by_customer"] or not must_confirm]
+    stakeholders = {s["id"] for s in document["stakeholders"]} if must_confirm else set()
+    counted = [p for p in quantified
+               if not must_confirm or (p["confirmation"] and p["confirmation"]["stakeholder_id"] in stakeholders)]
     if counted:
         return None
     details = {"problems": len(problems), "quantified": len(quantified)}

@@ -63,6 +63,8 @@ class Problem(OpportunityRecord, Base):
 
     @confirmation.setter
     def confirmation(self, confirmation: dict[str, Any] | None) -> None:
+        if confirmation is None and self.confirmed_by_id is not None:
+            self.confirmed_by_customer = False  # withdrawing who confirmed withdraws the confirmation
         self.confirmed_by_id = confirmation["stakeholder_id"] if confirmation else None
         self.confirmed_at = (confirmation.get("at") or utcnow()) if confirmation else None
         if confirmation:

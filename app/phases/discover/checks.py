@@ -36,9 +36,10 @@ def activity_logged(document: Mapping[str, Any], params: Mapping[str, Any]) -> d
 @check("activity_recent")
 def activity_recent(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
     """Some contact with the customer within `days`, counted from entering the current step."""
-    opportunity, now = document["opportunity"], document["now"]
-    last = opportunity.get("last_activity_at")
-    since = max(filter(None, (last, opportunity["step_entered_at"])), key=parse_time)
+    now = document["now"]
+    held = [a["occurred_at"] for a in document["activities"] if parse_time(a["occurred_at"]) <= parse_time(now)]
+    last = max(held, key=parse_time) if held else None
+    since = max(filter(None, (last, document["opportunity"]["step_entered_at"])), key=parse_time)
     idle = days_between(since, now)
     if idle <= params["days"]:
         return None
