@@ -52,11 +52,12 @@ def stored(collection: str, number: int, body: dict[str, Any]) -> dict[str, Any]
 
 def document() -> dict[str, Any]:
     """5 problems, 5 stakeholders, and the other records the gates into presentation read."""
-    problems = [stored("problems", 100 + i, {"description": f"Problem {i}", "cost": cost,
-                                              "confirmed_by_customer": cost is not None})
-                for i, cost in enumerate(COSTS)]
     stakeholders = [stored("stakeholders", 200 + i, {"name": f"Person {i}", "role": role})
                     for i, role in enumerate(ROLES)]
+    buyer = {"stakeholder_id": stakeholders[-1]["id"], "at": STAMP}
+    problems = [stored("problems", 100 + i, {"description": f"Problem {i}", "cost": cost,
+                                              "confirmation": buyer if cost else None})
+                for i, cost in enumerate(COSTS)]
     solved = [problems[3]["id"]]
     return {
         "opportunity": {"id": OPPORTUNITY_ID}, "now": STAMP,
