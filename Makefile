@@ -19,6 +19,7 @@ migrate: $(STAMP)
 	$(BIN)/alembic upgrade head
 
 run: migrate
+	$(BIN)/dealgate admin bootstrap --if-empty
 	$(BIN)/uvicorn --factory app.main:create_app --host $(HOST) --port $(PORT)
 
 test: $(STAMP)

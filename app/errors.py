@@ -22,6 +22,7 @@ class DomainError(Exception):
     status = 400
     type = "bad-request"
     title = "Bad request"
+    headers: dict[str, str] | None = None
 
     def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)
@@ -43,6 +44,13 @@ class InvalidInput(DomainError):
     def __init__(self, detail: str, **extensions: Any) -> None:
         extensions.setdefault("errors", [{"pointer": "", "in": "request", "message": detail}])
         super().__init__(detail, **extensions)
+
+
+class Unauthorized(DomainError):
+    """No valid API key."""
+
+    status, type, title = 401, "unauthorized", "Unauthorized"
+    headers = {"WWW-Authenticate": "Bearer"}
 
 
 class ReasonRequired(DomainError):
@@ -92,7 +100,8 @@ def _pointer(loc: tuple[Any, ...]) -> str:
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return problem(request, exc.status, exc.type, exc.title, exc.detail, **exc.extensions)
+    return problem(request, exc.status, exc.type, exc.title, exc.detail, headers=exc.headers,
+                   **exc.extensions)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -159,7 +168,7 @@ class ProblemDetails(BaseModel):
 
 
 _PROBLEM_DESCRIPTIONS = {
-    400: "Malformed JSON.", 404: "No such resource in your workspace.",
+    400: "Malformed JSON.", 401: "No valid API key.", 404: "No such resource in your workspace.",
     409: "The gate refused the move, the move is impossible, or a write conflicted.",
     412: "If-Match named a version that is no longer current.", 413: "The body is too large.",
     415: "The body is not JSON.", 422: "A value breaks a rule (every error listed).",
@@ -167,6 +176,6 @@ _PROBLEM_DESCRIPTIONS = {
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the problem+json answers a route can give."""
+    """OpenAPI entries for the problem+json answers a route can give (401 on every route)."""
     return {status: {"model": ProblemDetails, "description": _PROBLEM_DESCRIPTIONS[status]}
-            for status in statuses}
+            for status in sorted({401, *statuses})}

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from app.db import Database
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.guard import RequestGuard
+from app.identity.auth import KeyCache
 from app.opportunities.router import router as opportunities_router
 from app.phases.routes import router as records_router
 from app.tasks.router import router as tasks_router
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="dealgate", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.database = Database(settings.database_url)
+    app.state.keys = KeyCache()
     install_error_handlers(app)
     app.include_router(opportunities_router)
     app.include_router(records_router)

@@ -92,6 +92,7 @@ function request() return wrk.format(nil, "/bench/insert") end
 # Request k moves opportunity k % n: forward to presentation in even rounds (k // n),
 # back to questioning in odd ones, so in-flight requests never share an opportunity.
 LUA_TRANSITIONS = LUA_COMMON + """
+wrk.headers["Authorization"] = "Bearer %(key)s"
 local paths = {%(paths)s}
 local n = #paths
 local forward = '{"to":"presentation"}'
@@ -183,19 +184,25 @@ def postgres_database() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def prepare(url: str) -> None:
-    """Migrate the database to head with Alembic and create the baseline's table."""
+def prepare(url: str) -> str:
+    """Migrate the database to head with Alembic, create the baseline's table, and bootstrap a
+    workspace; returns its administrator's API key (transitions are authenticated)."""
     env = {**os.environ, "DEALGATE_DATABASE_URL": url}
     migrated = subprocess.run([str(VENV_BIN / "alembic"), "upgrade", "head"], cwd=ROOT, env=env,
                               capture_output=True, text=True)
     if migrated.returncode != 0:
         raise BenchError(f"alembic upgrade head failed:\n{migrated.stdout}{migrated.stderr}")
+    bootstrapped = subprocess.run([str(VENV_BIN / "dealgate"), "admin", "bootstrap", "--workspace", "Bench"],
+                                  cwd=ROOT, env=env, capture_output=True, text=True)
+    if bootstrapped.returncode != 0:
+        raise BenchError(f"dealgate admin bootstrap failed:\n{bootstrapped.stderr}")
     engine = create_engine(url)
     try:
         with engine.begin() as connection:
             connection.execute(text(BENCH_ROW_DDL))
     finally:
         engine.dispose()
+    return bootstrapped.stdout.strip().splitlines()[-1]
 
 
 def free_port() -> int:
@@ -212,7 +219,7 @@ def wait_until_ready(server: subprocess.Popen[bytes], base_url: str) -> None:
         if server.poll() is not None:
             raise BenchError(f"uvicorn exited with code {server.returncode} before answering")
         try:
-            if httpx2.get(f"{base_url}/v1/opportunities?limit=1", trust_env=False).status_code == 200:
+            if httpx2.get(f"{base_url}/openapi.json", trust_env=False).status_code == 200:
                 return
         except httpx2.TransportError:
             pass
@@ -256,9 +263,9 @@ def parallel(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
 
 
 @contextmanager
-def api_client(base_url: str) -> Iterator[httpx2.Client]:
-    """A client of the served API, acting as `bench`."""
-    with httpx2.Client(base_url=base_url, headers={"X-Actor": "bench"}, timeout=30,
+def api_client(base_url: str, key: str) -> Iterator[httpx2.Client]:
+    """A client of the served API, authenticated with the key."""
+    with httpx2.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30,
                        trust_env=False) as client:
         yield client
 
@@ -325,12 +332,13 @@ def reset(client: httpx2.Client, count: int, timeout: int) -> None:
         raise BenchError(f"after the reset {standing} of {count} opportunities stand at questioning")
 
 
-def write_scripts(folder: Path, ids: list[str]) -> dict[str, Path]:
-    """The wrk scripts, by label: the baseline, and the transitions over these opportunities."""
+def write_scripts(folder: Path, ids: list[str], key: str) -> dict[str, Path]:
+    """The wrk scripts, by label: the baseline (a bare endpoint), and the authenticated
+    transitions over these opportunities."""
     paths = ",".join(f'"/v1/opportunities/{i}/transitions"' for i in ids)
     scripts = {"one-insert": folder / "one_insert.lua", "transitions": folder / "transitions.lua"}
     scripts["one-insert"].write_text(LUA_BASELINE)
-    scripts["transitions"].write_text(LUA_TRANSITIONS % {"paths": paths, "reason": BACK_REASON})
+    scripts["transitions"].write_text(LUA_TRANSITIONS % {"paths": paths, "reason": BACK_REASON, "key": key})
     return scripts
 
 
@@ -404,10 +412,10 @@ def measure(backend: str, database: Callable[[], AbstractContextManager[str]], w
             args: argparse.Namespace) -> tuple[float, float]:
     """Best transitions/s and one-insert/s of one backend, runs interleaved."""
     with database() as url, tempfile.TemporaryDirectory(prefix="dealgate-bench-") as folder:
-        prepare(url)
-        with serve(url) as base_url, api_client(base_url) as client:
+        key = prepare(url)
+        with serve(url) as base_url, api_client(base_url, key) as client:
             ids = seed(client, backend, args.opportunities)
-            scripts = write_scripts(Path(folder), ids)
+            scripts = write_scripts(Path(folder), ids, key)
             runs: dict[str, list[WrkRun]] = {label: [] for label in scripts}
             for round_number in range(1, args.rounds + 1):
                 for label, script in scripts.items():

@@ -6,7 +6,8 @@ from typing import Any
 from alembic import context
 from sqlalchemy import create_engine
 
-import app.opportunities.models  # noqa: F401  (registers the tables)
+import app.identity.models  # noqa: F401  (registers the tables)
+import app.opportunities.models  # noqa: F401
 import app.phases.catalog  # noqa: F401
 from app.db import Base, UTCDateTime
 from app.phases.records import UUIDList

@@ -4,6 +4,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from app.db import Base
+from app.identity.models import Team
+from app.identity.service import add_user, bootstrap, issue_key
 from app.main import create_app
 from app.settings import Settings
 
@@ -110,10 +113,50 @@ def app(session_app: FastAPI) -> Iterator[FastAPI]:
             connection.execute(text(f"TRUNCATE {', '.join(tables)}"))
 
 
+# The people of the test workspace: handle -> (role, in the sales team).
+PEOPLE = {"rep.alex": ("rep", True), "rep.sam": ("rep", True), "rep.kim": ("manager", True),
+          "ops.lee": ("ops", False), "admin": ("admin", False)}
+
+
+@dataclass(frozen=True)
+class Workplace:
+    """A workspace with its people and their API keys."""
+
+    workspace_id: uuid.UUID
+    keys: dict[str, str]
+
+    def as_user(self, handle: str) -> dict[str, str]:
+        """The headers that make a request act as that person."""
+        return {"Authorization": f"Bearer {self.keys[handle]}"}
+
+
+def make_workplace(app: FastAPI, name: str = "Riverton Sales") -> Workplace:
+    """A workspace with a sales team, everyone in PEOPLE, and a key each."""
+    with app.state.database.writer() as session:
+        workspace, admin_key = bootstrap(session, workspace_name=name, handle="admin")
+        team = Team(workspace_id=workspace.id, id=uuid.uuid4(), name="Water")
+        session.add(team)
+        session.flush()
+        keys = {"admin": admin_key}
+        for handle, (role, in_team) in PEOPLE.items():
+            if handle != "admin":
+                user = add_user(session, workspace.id, handle=handle, name=handle, role=role,
+                                team_id=team.id if in_team else None)
+                keys[handle] = issue_key(session, user)
+        session.commit()
+    return Workplace(workspace.id, keys)
+
+
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    """An HTTP client calling the app in-process, as a front end would."""
-    with TestClient(app, headers={"X-Actor": "rep.alex"}) as test_client:
+def workplace(app: FastAPI) -> Workplace:
+    """The test workspace, fresh for each test."""
+    return make_workplace(app)
+
+
+@pytest.fixture
+def client(app: FastAPI, workplace: Workplace) -> Iterator[TestClient]:
+    """An HTTP client calling the app in-process as rep.alex, as a front end would."""
+    with TestClient(app, headers=workplace.as_user("rep.alex")) as test_client:
         yield test_client
 
 

@@ -7,6 +7,7 @@ import httpx2
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.conftest import Workplace
 from tests.method import prepare
 
 CONCURRENT = 50
@@ -19,12 +20,12 @@ async def _race(app: FastAPI, url: str, body: dict[str, Any], headers: dict[str,
                                       for _ in range(CONCURRENT)))
 
 
-def test_fifty_concurrent_moves_apply_once(app: FastAPI, client: TestClient,
+def test_fifty_concurrent_moves_apply_once(app: FastAPI, client: TestClient, workplace: Workplace,
                                            opportunity: dict[str, Any]) -> None:
     oid = opportunity["id"]
     prepare(client, oid, "presentation")
     responses = asyncio.run(_race(app, f"/v1/opportunities/{oid}/transitions",
-                                  {"to": "presentation"}, {}))
+                                  {"to": "presentation"}, workplace.as_user("rep.alex")))
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(200) == 1, statuses
     assert set(statuses) <= {200, 409}
@@ -34,11 +35,12 @@ def test_fifty_concurrent_moves_apply_once(app: FastAPI, client: TestClient,
 
 
 def test_fifty_concurrent_moves_with_the_same_if_match_apply_once(
-        app: FastAPI, client: TestClient, opportunity: dict[str, Any]) -> None:
+        app: FastAPI, client: TestClient, workplace: Workplace, opportunity: dict[str, Any]) -> None:
     oid = opportunity["id"]
     tag = client.get(f"/v1/opportunities/{oid}").headers["etag"]
     responses = asyncio.run(_race(app, f"/v1/opportunities/{oid}/transitions",
-                                  {"to": "lost", "reason": "went with a rival"}, {"If-Match": tag}))
+                                  {"to": "lost", "reason": "went with a rival"},
+                                  {"If-Match": tag, **workplace.as_user("rep.alex")}))
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(200) == 1, statuses
     assert set(statuses) <= {200, 409, 412}

@@ -2,7 +2,7 @@
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import ECONOMIC_BUYER, QUANTIFIED_PROBLEM, WATER_DEAL, move
+from tests.conftest import ECONOMIC_BUYER, QUANTIFIED_PROBLEM, WATER_DEAL, Workplace, move
 from tests.method import prepare
 
 PRESENTATION_CODES = {"diagnose.problem_cost_quantified", "diagnose.decision_maker_identified"}
@@ -62,10 +62,10 @@ def test_with_the_whole_diagnosis_and_design_recorded_the_presentation_move_succ
     assert (moved.json()["phase"], moved.json()["step"]) == ("deploy", "presentation")
 
 
-def test_history_shows_who_moved_when_and_what_the_gate_saw(client: TestClient) -> None:
-    oid = client.post("/v1/opportunities", json=WATER_DEAL, headers={"X-Actor": "rep.sam"}).json()["id"]
+def test_history_shows_who_moved_when_and_what_the_gate_saw(client: TestClient, workplace: Workplace) -> None:
+    oid = client.post("/v1/opportunities", json=WATER_DEAL, headers=workplace.as_user("rep.sam")).json()["id"]
     prepare(client, oid, "presentation")
-    moved = move(client, oid, "presentation", "diagnosis reviewed", **{"X-Actor": "rep.kim"})
+    moved = move(client, oid, "presentation", "diagnosis reviewed", **workplace.as_user("rep.kim"))
     assert moved.status_code == 200
 
     history = client.get(f"/v1/opportunities/{oid}/history").json()["items"]

@@ -7,12 +7,11 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.caller import DEFAULT_WORKSPACE_ID
 from app.opportunities.models import Opportunity
 from app.phases.catalog import RECORD_KINDS
 from app.phases.records import shape_collection, snapshot_records
 
-from tests.conftest import move
+from tests.conftest import Workplace, move
 from tests.method import PREPARE, STEPS, post, prepare, put
 
 GATE_CODES = {
@@ -164,7 +163,7 @@ def test_winning_creates_the_follow_up_plan_once(client: TestClient, opportunity
     assert len(client.get(f"/v1/opportunities/{oid}/tasks").json()["items"]) == 5
 
 
-def test_overdue_tasks_are_listed_completed_and_shown_in_guidance(client: TestClient,
+def test_overdue_tasks_are_listed_completed_and_shown_in_guidance(client: TestClient, workplace: Workplace,
                                                                   opportunity: dict[str, Any]) -> None:
     oid = opportunity["id"]
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
@@ -182,7 +181,7 @@ def test_overdue_tasks_are_listed_completed_and_shown_in_guidance(client: TestCl
     assert [r["details"]["tasks"][0]["id"] for r in advice if r["code"] == "guidance.tasks_overdue"] == [task["id"]]
 
     done = client.patch(f"/v1/opportunities/{oid}/tasks/{task['id']}", json={"completed": True},
-                        headers={"X-Actor": "rep.kim"})
+                        headers=workplace.as_user("rep.kim"))
     assert done.json()["completed"] is True and done.json()["completed_by"] == "rep.kim"
     assert client.get("/v1/tasks", params={"overdue": "true"}).json()["items"] == []
 
@@ -253,7 +252,7 @@ def test_singletons_are_put_once_and_replaced_with_if_match(client: TestClient,
     assert client.patch(url, json={"size": "x"}, headers={"If-Match": first}).status_code == 412
 
 
-def test_the_snapshot_gates_read_always_equals_the_records(app: FastAPI, client: TestClient,
+def test_the_snapshot_gates_read_always_equals_the_records(app: FastAPI, client: TestClient, workplace: Workplace,
                                                            opportunity: dict[str, Any]) -> None:
     oid = opportunity["id"]
     ids = prepare(client, oid, "follow_up")
@@ -262,19 +261,19 @@ def test_the_snapshot_gates_read_always_equals_the_records(app: FastAPI, client:
     client.delete(f"/v1/opportunities/{oid}/decision-process")
     move(client, oid, "follow_up")  # refused now (no scope, no decision process): nothing changes
     with app.state.database.reader() as session:
-        stored = session.get(Opportunity, (DEFAULT_WORKSPACE_ID, uuid.UUID(oid)))
+        stored = session.get(Opportunity, (workplace.workspace_id, uuid.UUID(oid)))
         assert stored is not None and stored.records_snapshot is not None
         for kind in RECORD_KINDS.values():
             found, records = snapshot_records(stored, kind)
             assert found and records == shape_collection(session, kind, stored), kind.collection
 
 
-def test_a_snapshot_taken_in_another_shape_is_not_trusted(app: FastAPI, client: TestClient,
+def test_a_snapshot_taken_in_another_shape_is_not_trusted(app: FastAPI, client: TestClient, workplace: Workplace,
                                                           opportunity: dict[str, Any]) -> None:
     oid = opportunity["id"]
     prepare(client, oid, "solution_design")
     with app.state.database.writer() as session:
-        stored = session.get(Opportunity, (DEFAULT_WORKSPACE_ID, uuid.UUID(oid)))
+        stored = session.get(Opportunity, (workplace.workspace_id, uuid.UUID(oid)))
         assert stored is not None
         stored.records_snapshot = {**stored.records_snapshot, "problems": {"shape": "older", "records": []}}
         session.commit()

@@ -8,10 +8,10 @@ from fastapi.testclient import TestClient
 from app.phases.catalog import RECORD_KINDS
 from app.phases.records import RecordKind
 
-from tests.conftest import ECONOMIC_BUYER, QUANTIFIED_PROBLEM, WATER_DEAL
+from tests.conftest import ECONOMIC_BUYER, QUANTIFIED_PROBLEM, WATER_DEAL, Workplace
 
 
-def test_problem_lifecycle(client: TestClient, opportunity: dict[str, Any]) -> None:
+def test_problem_lifecycle(client: TestClient, workplace: Workplace, opportunity: dict[str, Any]) -> None:
     base = f"/v1/opportunities/{opportunity['id']}/problems"
     created = client.post(base, json={"description": "Audit findings pile up"})
     assert created.status_code == 201 and created.headers["etag"].startswith('"1.')
@@ -22,7 +22,7 @@ def test_problem_lifecycle(client: TestClient, opportunity: dict[str, Any]) -> N
     assert client.get(created.headers["location"]).json() == problem
 
     changed = client.patch(f"{base}/{problem['id']}", json={"cost": QUANTIFIED_PROBLEM["cost"]},
-                           headers={"If-Match": first_tag, "X-Actor": "rep.kim"})
+                           headers={"If-Match": first_tag, **workplace.as_user("rep.kim")})
     assert changed.status_code == 200, changed.text
     assert changed.json()["cost"] == {**QUANTIFIED_PROBLEM["cost"], "basis": None, "assumptions": None}
     assert changed.json()["description"] == "Audit findings pile up"

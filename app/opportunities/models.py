@@ -37,6 +37,7 @@ class Opportunity(Tracked, Base):
     records_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
 
     __table_args__ = (
+        ForeignKeyConstraint(["workspace_id"], ["workspace.id"], ondelete="CASCADE"),
         CheckConstraint("status IN ('open', 'won', 'lost', 'disqualified')", name="status"),
         CheckConstraint("(value_amount IS NULL) = (value_currency IS NULL)", name="value_complete"),
         CheckConstraint("value_amount >= 0", name="value_not_negative"),

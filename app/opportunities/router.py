@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
-from app.caller import CallerDep
+from app.identity.auth import CallerDep
 from app.db import SessionDep, TransactionalRoute
 from app.errors import problem_responses
 from app.etags import etag

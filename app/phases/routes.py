@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from app.caller import CallerDep
+from app.identity.auth import CallerDep
 from app.db import SessionDep, TransactionalRoute
 from app.errors import problem_responses
 from app.etags import etag

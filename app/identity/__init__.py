@@ -1,0 +1,1 @@
+"""Identity: workspaces, users and their roles, and the API keys they call with."""

@@ -1,0 +1,77 @@
+"""Authentication: the Bearer API key of every request, recognised without a round trip when cached."""
+
+import time
+from contextlib import nullcontext
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
+
+from app.caller import Caller
+from app.errors import Unauthorized
+from app.identity.keys import secret_matches, split_key
+from app.identity.service import recognise
+
+
+class KeyCache:
+    """Recently seen keys, so a request costs no database round trip to authenticate.
+
+    An entry lives `ttl` seconds: a key revoked in another process stops working within that
+    time (at once in this one), and last-used times are written at most that often.
+    """
+
+    def __init__(self, ttl: float = 30.0, size: int = 10_000) -> None:
+        self.ttl, self.size = ttl, size
+        self._entries: dict[str, tuple[float, Any]] = {}
+
+    def get(self, prefix: str) -> tuple[bool, Any]:
+        """(found, entry) for a prefix seen within the ttl; the entry is None for an unknown key."""
+        hit = self._entries.get(prefix)
+        if hit is None or hit[0] < time.monotonic():
+            return False, None
+        return True, hit[1]
+
+    def put(self, prefix: str, entry: Any) -> None:
+        """Remember what a prefix stands for."""
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[prefix] = (time.monotonic() + self.ttl, entry)
+
+    def forget(self, prefix: str) -> None:
+        """Drop a prefix (its key was revoked)."""
+        self._entries.pop(prefix, None)
+
+
+# Compared against when a key is unknown, so a wrong key takes as long as a wrong secret.
+_DUMMY_HASH = "0" * 64
+
+
+async def get_caller(
+    request: Request,
+    authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
+) -> Caller:
+    """The caller a Bearer API key stands for; 401 when it is missing, unknown or revoked."""
+    scheme, _, token = (authorization or "").partition(" ")
+    parts = split_key(token.strip()) if scheme.lower() == "bearer" else None
+    if parts is None:
+        raise Unauthorized("Send an API key: Authorization: Bearer <key>.")
+    prefix, secret = parts
+    cache: KeyCache = request.app.state.keys
+    found, known = cache.get(prefix)
+    if not found:
+        database = request.app.state.database
+
+        def look_up() -> Any:
+            with database.write_lock or nullcontext(), database.writer() as session:
+                result = recognise(session, prefix)
+                session.commit()
+                return result
+
+        known = await run_in_threadpool(look_up)
+        cache.put(prefix, known)
+    if not secret_matches(secret, known.secret_hash if known else _DUMMY_HASH) or known is None:
+        raise Unauthorized("The API key is unknown or revoked.")
+    return known.caller
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]

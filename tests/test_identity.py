@@ -1,0 +1,76 @@
+"""API keys: every route needs one, only hashes are stored, and workspaces never see each other."""
+
+from datetime import datetime
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+
+from app.identity.models import ApiKey
+from app.main import create_app
+from app.settings import Settings
+from tests.conftest import WATER_DEAL, Workplace, make_workplace
+
+
+def _assert_unauthorized(response) -> None:  # type: ignore[no-untyped-def]
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["type"].endswith("unauthorized")
+
+
+def test_every_route_refuses_a_missing_malformed_or_wrong_key(app: FastAPI, workplace: Workplace) -> None:
+    key = workplace.keys["rep.alex"]
+    prefix_right_secret_wrong = key[:-6] + ("AAAAAA" if not key.endswith("AAAAAA") else "BBBBBB")
+    operations = [(method, path) for path, item in app.openapi()["paths"].items() for method in item]
+    assert len(operations) > 60  # every operation of the API, as documented
+    with TestClient(app) as anonymous:
+        for method, path in operations:
+            url = path.replace("{opportunity_id}", "01930000-0000-7000-8000-000000000000") \
+                      .replace("{record_id}", "01930000-0000-7000-8000-000000000001").replace("{step}", "opening")
+            for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer nonsense"},
+                            {"Authorization": f"Bearer {prefix_right_secret_wrong}"},
+                            {"Authorization": "Bearer dg_aaaaaaaaaaaa_" + "x" * 43}):
+                _assert_unauthorized(anonymous.request(method.upper(), url, headers=headers, json={}))
+
+
+def test_keys_are_stored_as_hashes_and_marked_used(app: FastAPI, client: TestClient, workplace: Workplace) -> None:
+    key = workplace.keys["rep.alex"]
+    with app.state.database.reader() as session:
+        rows = session.scalars(select(ApiKey)).all()
+    assert len(rows) == len(workplace.keys)
+    stored = " ".join(f"{r.prefix} {r.secret_hash}" for r in rows)
+    assert key not in stored and key.split("_")[-1] not in stored
+    assert all(len(r.secret_hash) == 64 and r.last_used_at is None for r in rows)
+
+    assert client.get("/v1/opportunities").status_code == 200
+    with app.state.database.reader() as session:
+        used = session.scalars(select(ApiKey).where(ApiKey.last_used_at.is_not(None))).all()
+    assert [u.prefix for u in used] == [key.split("_")[1]]
+    assert isinstance(used[0].last_used_at, datetime)
+
+
+def test_a_revoked_key_is_refused(app: FastAPI, database_url: str, workplace: Workplace) -> None:
+    with app.state.database.writer() as session:
+        session.execute(update(ApiKey).values(revoked_at=datetime.now().astimezone()))
+        session.commit()
+    fresh = create_app(Settings(database_url=database_url))  # no key cached yet
+    try:
+        with TestClient(fresh) as client:
+            _assert_unauthorized(client.get("/v1/opportunities", headers=workplace.as_user("rep.alex")))
+    finally:
+        fresh.state.database.dispose()
+
+
+def test_another_workspace_sees_nothing_of_this_one(app: FastAPI, client: TestClient) -> None:
+    oid = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
+    other = make_workplace(app, "Another company")
+    with TestClient(app, headers=other.as_user("admin")) as stranger:
+        assert stranger.get("/v1/opportunities").json()["items"] == []
+        for response in (stranger.get(f"/v1/opportunities/{oid}"),
+                         stranger.get(f"/v1/opportunities/{oid}/history"),
+                         stranger.post(f"/v1/opportunities/{oid}/problems", json={"description": "x"}),
+                         stranger.post(f"/v1/opportunities/{oid}/transitions", json={"to": "lost", "reason": "x"})):
+            assert response.status_code == 404, response.text
+        assert stranger.get("/v1/tasks").json()["items"] == []
+    assert client.get(f"/v1/opportunities/{oid}").json()["status"] == "open"
