@@ -53,6 +53,12 @@ class Unauthorized(DomainError):
     headers = {"WWW-Authenticate": "Bearer"}
 
 
+class Forbidden(DomainError):
+    """The caller's role does not allow this."""
+
+    status, type, title = 403, "forbidden", "Forbidden"
+
+
 class ReasonRequired(DomainError):
     """A move that must be explained was asked for without a reason."""
 
@@ -168,7 +174,7 @@ class ProblemDetails(BaseModel):
 
 
 _PROBLEM_DESCRIPTIONS = {
-    400: "Malformed JSON.", 401: "No valid API key.", 404: "No such resource in your workspace.",
+    400: "Malformed JSON.", 401: "No valid API key.", 403: "The caller's role does not allow this.", 404: "No such resource in your workspace.",
     409: "The gate refused the move, the move is impossible, or a write conflicted.",
     412: "If-Match named a version that is no longer current.", 413: "The body is too large.",
     415: "The body is not JSON.", 422: "A value breaks a rule (every error listed).",
@@ -176,6 +182,6 @@ _PROBLEM_DESCRIPTIONS = {
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the problem+json answers a route can give (401 on every route)."""
+    """OpenAPI entries for the problem+json answers a route can give (401 and 403 on every route)."""
     return {status: {"model": ProblemDetails, "description": _PROBLEM_DESCRIPTIONS[status]}
-            for status in sorted({401, *statuses})}
+            for status in sorted({401, 403, *statuses})}

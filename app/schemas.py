@@ -25,7 +25,7 @@ def _known_currency(code: str) -> str:
 
 
 Name = Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=_NO_CONTROL_ONE_LINE)]
-Slug = Annotated[StrictStr, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_\-]*$")]
+Slug = Annotated[StrictStr, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_.\-]*$")]
 Text = Annotated[StrictStr, Field(min_length=1, max_length=10_000, pattern=_NO_CONTROL)]
 Reason = Annotated[StrictStr, Field(max_length=2_000, pattern=_NO_CONTROL)]
 Amount = Annotated[int, Field(strict=True, ge=0, le=MAX_AMOUNT,

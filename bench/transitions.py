@@ -280,6 +280,13 @@ def put_record(client: httpx2.Client, opportunity_id: str, path: str, body: dict
     expect(client.put(f"/v1/opportunities/{opportunity_id}/{path}", json=body), 201)
 
 
+def rep_key(base_url: str, admin_key: str) -> str:
+    """A key of a rep (the role whose every move is checked against the deal's owner)."""
+    with api_client(base_url, admin_key) as admin:
+        user = expect(admin.post("/v1/admin/users", json={"handle": "bench.rep", "name": "Bench", "role": "rep"}), 201)
+        return str(expect(admin.post(f"/v1/admin/users/{user['id']}/keys"), 201)["key"])
+
+
 def seed_one(client: httpx2.Client, number: int) -> str:
     """One opportunity whose gates up to presentation pass, moved to questioning; returns its id."""
     oid = str(expect(client.post("/v1/opportunities",
@@ -412,18 +419,20 @@ def measure(backend: str, database: Callable[[], AbstractContextManager[str]], w
             args: argparse.Namespace) -> tuple[float, float]:
     """Best transitions/s and one-insert/s of one backend, runs interleaved."""
     with database() as url, tempfile.TemporaryDirectory(prefix="dealgate-bench-") as folder:
-        key = prepare(url)
-        with serve(url) as base_url, api_client(base_url, key) as client:
-            ids = seed(client, backend, args.opportunities)
-            scripts = write_scripts(Path(folder), ids, key)
-            runs: dict[str, list[WrkRun]] = {label: [] for label in scripts}
-            for round_number in range(1, args.rounds + 1):
-                for label, script in scripts.items():
-                    run = run_wrk(wrk, base_url, script, args)
-                    runs[label].append(run)
-                    print(f"  {backend}: round {round_number} {describe(label, run, len(ids))}")
-                reset(client, len(ids), args.timeout)
-            verify_history(client, ids, runs["transitions"])
+        admin_key = prepare(url)
+        with serve(url) as base_url:
+            key = rep_key(base_url, admin_key)
+            with api_client(base_url, key) as client:
+                ids = seed(client, backend, args.opportunities)
+                scripts = write_scripts(Path(folder), ids, key)
+                runs: dict[str, list[WrkRun]] = {label: [] for label in scripts}
+                for round_number in range(1, args.rounds + 1):
+                    for label, script in scripts.items():
+                        run = run_wrk(wrk, base_url, script, args)
+                        runs[label].append(run)
+                        print(f"  {backend}: round {round_number} {describe(label, run, len(ids))}")
+                    reset(client, len(ids), args.timeout)
+                verify_history(client, ids, runs["transitions"])
     return best(runs["transitions"]), best(runs["one-insert"])
 
 

@@ -113,9 +113,10 @@ def app(session_app: FastAPI) -> Iterator[FastAPI]:
             connection.execute(text(f"TRUNCATE {', '.join(tables)}"))
 
 
-# The people of the test workspace: handle -> (role, in the sales team).
-PEOPLE = {"rep.alex": ("rep", True), "rep.sam": ("rep", True), "rep.kim": ("manager", True),
-          "ops.lee": ("ops", False), "admin": ("admin", False)}
+# The people of the test workspace: handle -> (role, team).
+PEOPLE = {"rep.alex": ("rep", "Water"), "rep.sam": ("rep", "Water"), "rep.kim": ("manager", "Water"),
+          "rep.zoe": ("rep", "Energy"), "ops.lee": ("ops", None), "crm.sync": ("integration", None),
+          "admin": ("admin", None)}
 
 
 @dataclass(frozen=True)
@@ -131,17 +132,17 @@ class Workplace:
 
 
 def make_workplace(app: FastAPI, name: str = "Riverton Sales") -> Workplace:
-    """A workspace with a sales team, everyone in PEOPLE, and a key each."""
+    """A workspace with two sales teams, everyone in PEOPLE, and a key each."""
     with app.state.database.writer() as session:
         workspace, admin_key = bootstrap(session, workspace_name=name, handle="admin")
-        team = Team(workspace_id=workspace.id, id=uuid.uuid4(), name="Water")
-        session.add(team)
+        teams = {name: Team(workspace_id=workspace.id, id=uuid.uuid4(), name=name) for name in ("Water", "Energy")}
+        session.add_all(teams.values())
         session.flush()
         keys = {"admin": admin_key}
-        for handle, (role, in_team) in PEOPLE.items():
+        for handle, (role, team) in PEOPLE.items():
             if handle != "admin":
                 user = add_user(session, workspace.id, handle=handle, name=handle, role=role,
-                                team_id=team.id if in_team else None)
+                                team_id=teams[team].id if team else None)
                 keys[handle] = issue_key(session, user)
         session.commit()
     return Workplace(workspace.id, keys)

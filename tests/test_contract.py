@@ -1,5 +1,6 @@
 """The requests front ends and CRMs code against work exactly as written."""
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.conftest import ECONOMIC_BUYER, QUANTIFIED_PROBLEM, WATER_DEAL, Workplace, move
@@ -62,10 +63,11 @@ def test_with_the_whole_diagnosis_and_design_recorded_the_presentation_move_succ
     assert (moved.json()["phase"], moved.json()["step"]) == ("deploy", "presentation")
 
 
-def test_history_shows_who_moved_when_and_what_the_gate_saw(client: TestClient, workplace: Workplace) -> None:
-    oid = client.post("/v1/opportunities", json=WATER_DEAL, headers=workplace.as_user("rep.sam")).json()["id"]
+def test_history_shows_who_moved_when_and_what_the_gate_saw(app: FastAPI, workplace: Workplace) -> None:
+    client = TestClient(app, headers=workplace.as_user("rep.sam"))
+    oid = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
     prepare(client, oid, "presentation")
-    moved = move(client, oid, "presentation", "diagnosis reviewed", **workplace.as_user("rep.kim"))
+    moved = move(client, oid, "presentation", "diagnosis reviewed", **workplace.as_user("rep.kim"))  # the manager
     assert moved.status_code == 200
 
     history = client.get(f"/v1/opportunities/{oid}/history").json()["items"]

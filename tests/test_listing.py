@@ -1,8 +1,9 @@
 """Listing opportunities: filters and cursor pagination."""
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.conftest import WATER_DEAL, move
+from tests.conftest import WATER_DEAL, Workplace, move
 from tests.method import prepare
 
 
@@ -21,8 +22,9 @@ def test_cursor_pages_cover_every_opportunity_once_in_creation_order(client: Tes
     assert seen == ids
 
 
-def test_filters_by_phase_step_status_and_owner(client: TestClient) -> None:
-    a = client.post("/v1/opportunities", json={**WATER_DEAL, "owner": "rep.kim"}).json()["id"]
+def test_filters_by_phase_step_status_and_owner(app: FastAPI, workplace: Workplace) -> None:
+    client = TestClient(app, headers=workplace.as_user("rep.kim"))  # the team's manager
+    a = client.post("/v1/opportunities", json={**WATER_DEAL, "owner": "rep.sam"}).json()["id"]
     b = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
     c = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
     prepare(client, b, "presentation")
@@ -32,7 +34,7 @@ def test_filters_by_phase_step_status_and_owner(client: TestClient) -> None:
     def ids(**params: str) -> list[str]:
         return [o["id"] for o in client.get("/v1/opportunities", params=params).json()["items"]]
 
-    assert ids(owner="rep.kim") == [a]
+    assert ids(owner="rep.sam") == [a]
     assert ids(phase="deploy") == [b]
     assert ids(step="planning") == [a, c]
     assert ids(status="lost") == [c]

@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import move
+from tests.conftest import Workplace, move
 from tests.method import prepare
 
 
@@ -67,7 +67,7 @@ def test_reaching_follow_up_wins_and_a_won_deal_cannot_be_lost(
 
 
 def test_lost_and_disqualified_need_a_reason_and_reopen_where_they_stood(
-        client: TestClient, opportunity: dict[str, Any]) -> None:
+        client: TestClient, workplace: Workplace, opportunity: dict[str, Any]) -> None:
     oid = opportunity["id"]
     prepare(client, oid, "questioning")
     move(client, oid, "questioning")
@@ -79,7 +79,9 @@ def test_lost_and_disqualified_need_a_reason_and_reopen_where_they_stood(
     refused = move(client, oid, "solution_design", "new budget")
     assert refused.status_code == 409 and refused.json()["allowed"] == ["questioning"]
     assert move(client, oid, "questioning").status_code == 422
-    reopened = move(client, oid, "questioning", "a new budget was approved")
+    refused = move(client, oid, "questioning", "a new budget was approved")
+    assert refused.status_code == 403  # a rep does not reopen; the manager does
+    reopened = move(client, oid, "questioning", "a new budget was approved", **workplace.as_user("rep.kim"))
     assert (reopened.json()["status"], reopened.json()["step"]) == ("open", "questioning")
 
     kinds = [(h["kind"], h["to_status"]) for h in client.get(f"/v1/opportunities/{oid}/history").json()["items"]]
@@ -112,7 +114,8 @@ def test_every_write_raises_the_version_by_one_and_reads_do_not(client: TestClie
         seen.add(tag)
 
 
-def test_if_match_guards_patch_and_transitions(client: TestClient, opportunity: dict[str, Any]) -> None:
+def test_if_match_guards_patch_and_transitions(client: TestClient, workplace: Workplace,
+                                               opportunity: dict[str, Any]) -> None:
     oid = opportunity["id"]
     stale = client.get(f"/v1/opportunities/{oid}").headers["etag"]
     assert client.patch(f"/v1/opportunities/{oid}", json={"name": "Renamed"},
@@ -128,4 +131,5 @@ def test_if_match_guards_patch_and_transitions(client: TestClient, opportunity: 
 
     moved = move(client, oid, "lost", "no budget", **{"If-Match": current.headers["etag"]})
     assert moved.status_code == 200 and moved.headers["etag"] != current.headers["etag"]
-    assert move(client, oid, "planning", "budget found", **{"If-Match": "*"}).status_code == 200
+    assert move(client, oid, "planning", "budget found",
+                **{"If-Match": "*", **workplace.as_user("rep.kim")}).status_code == 200

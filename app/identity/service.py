@@ -1,6 +1,7 @@
 """Identity use cases: bootstrap a workspace, add users and keys, and recognise a key."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -10,7 +11,8 @@ from uuid6 import uuid7
 from app.caller import Caller
 from app.db import utcnow
 from app.identity.keys import new_key
-from app.identity.models import ApiKey, User, Workspace
+from app.errors import Conflict, InvalidInput, NotFound
+from app.identity.models import ApiKey, Team, User, Workspace
 
 
 @dataclass(frozen=True)
@@ -68,3 +70,65 @@ def recognise(session: Session, prefix: str) -> KnownKey | None:
     caller = Caller(workspace_id=user.workspace_id, actor=user.handle, user_id=user.id, role=user.role,
                     team_id=user.team_id)
     return KnownKey(secret_hash=key.secret_hash, caller=caller)
+
+
+def add_team(session: Session, caller: Caller, name: str) -> Team:
+    """A team of the caller's workspace."""
+    team = Team(workspace_id=caller.workspace_id, id=uuid7(), name=name)
+    session.add(team)
+    session.flush()
+    return team
+
+
+def list_teams(session: Session, caller: Caller) -> Sequence[Team]:
+    """The workspace's teams."""
+    return session.scalars(select(Team).where(Team.workspace_id == caller.workspace_id).order_by(Team.id)).all()
+
+
+def create_user(session: Session, caller: Caller, *, handle: str, name: str, role: str,
+                team_id: uuid.UUID | None) -> User:
+    """A user of the caller's workspace, in one of its teams."""
+    if team_id is not None and session.get(Team, (caller.workspace_id, team_id)) is None:
+        raise InvalidInput(f"No team {team_id}.", errors=[{"pointer": "/team_id", "in": "body", "message": "no such team"}])
+    if session.scalar(select(User.id).where(User.workspace_id == caller.workspace_id, User.handle == handle)):
+        raise Conflict(f"The handle {handle!r} is taken.")
+    return add_user(session, caller.workspace_id, handle=handle, name=name, role=role, team_id=team_id)
+
+
+def list_users(session: Session, caller: Caller) -> Sequence[User]:
+    """The workspace's users."""
+    return session.scalars(select(User).where(User.workspace_id == caller.workspace_id).order_by(User.id)).all()
+
+
+def get_user(session: Session, caller: Caller, user_id: uuid.UUID) -> User:
+    """One user of the workspace, or NotFound."""
+    user = session.get(User, (caller.workspace_id, user_id))
+    if user is None:
+        raise NotFound(f"No user {user_id}.")
+    return user
+
+
+def new_key_for(session: Session, caller: Caller, user_id: uuid.UUID) -> tuple[ApiKey, str]:
+    """A new key for a user of the workspace; returns the stored key and the full key."""
+    user = get_user(session, caller, user_id)
+    key = issue_key(session, user)
+    stored = session.scalars(select(ApiKey).where(ApiKey.prefix == key.split("_")[1])).one()
+    return stored, key
+
+
+def list_keys(session: Session, caller: Caller, user_id: uuid.UUID) -> Sequence[ApiKey]:
+    """A user's keys, without secrets."""
+    get_user(session, caller, user_id)
+    return session.scalars(select(ApiKey).where(ApiKey.workspace_id == caller.workspace_id,
+                                                ApiKey.user_id == user_id).order_by(ApiKey.id)).all()
+
+
+def revoke_key(session: Session, caller: Caller, key_id: uuid.UUID) -> ApiKey:
+    """Revoke a key of the workspace (at once in this process, within the cache time elsewhere)."""
+    key = session.get(ApiKey, (caller.workspace_id, key_id))
+    if key is None:
+        raise NotFound(f"No key {key_id}.")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.flush()
+    return key

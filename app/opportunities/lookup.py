@@ -6,7 +6,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, undefer
 
 from app.caller import Caller
-from app.errors import NotFound
+from app.errors import Forbidden, NotFound
+from app.identity.policy import may_access
 from app.opportunities.models import Opportunity
 
 
@@ -14,12 +15,18 @@ def _not_found(opportunity_id: uuid.UUID) -> NotFound:
     return NotFound(f"No opportunity {opportunity_id}.")
 
 
+def _check(session: Session, caller: Caller, opportunity: Opportunity, access: str) -> Opportunity:
+    if not may_access(session, caller, opportunity.owner, access):
+        raise Forbidden(f"A {caller.role} may not {access} {opportunity.owner}'s opportunity.")
+    return opportunity
+
+
 def get_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID) -> Opportunity:
-    """The opportunity, or NotFound (also for another workspace's id)."""
+    """The opportunity if the caller may read it; NotFound for another workspace's id."""
     opportunity = session.get(Opportunity, (caller.workspace_id, opportunity_id))
     if opportunity is None:
         raise _not_found(opportunity_id)
-    return opportunity
+    return _check(session, caller, opportunity, "read")
 
 
 # Built once: every write runs it, and a prepared statement skips construction and cache keying.
@@ -30,8 +37,9 @@ _LOCK = (select(Opportunity)
 
 
 def lock_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID) -> Opportunity:
-    """The opportunity, its row locked until commit: writes to one deal run one at a time."""
+    """The opportunity if the caller may write it, its row locked until commit: writes to one
+    deal run one at a time."""
     opportunity = session.scalars(_LOCK, {"workspace_id": caller.workspace_id, "id": opportunity_id}).one_or_none()
     if opportunity is None:
         raise _not_found(opportunity_id)
-    return opportunity
+    return _check(session, caller, opportunity, "write")

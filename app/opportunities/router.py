@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from app.identity.auth import CallerDep
-from app.db import SessionDep, TransactionalRoute
+from app.db import SessionDep
+from app.identity.policy import EVERYONE, SELLERS, GuardedRoute, policy
 from app.errors import problem_responses
 from app.etags import etag
 from app.opportunities import service
@@ -17,7 +18,7 @@ from app.opportunities.schemas import (ChecklistEntryRead, FindingRead, GateRead
                                        OpportunityUpdate, Status, TransitionRequest)
 from app.schemas import Items
 
-router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"], route_class=TransactionalRoute)
+router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"], route_class=GuardedRoute)
 
 IfMatch = Annotated[str | None, Header(description="An ETag from a read; 412 if it is stale.")]
 
@@ -29,14 +30,15 @@ def _read(opportunity: Opportunity, status_code: int = 200, **headers: str) -> R
                     headers={"ETag": etag(opportunity), **headers})
 
 
-@router.post("", status_code=201, response_model=OpportunityRead, responses=problem_responses(400, 415, 422))
+@router.post("", status_code=201, response_model=OpportunityRead, openapi_extra=policy(SELLERS),
+             responses=problem_responses(400, 415, 422))
 def create_opportunity(body: OpportunityCreate, session: SessionDep, caller: CallerDep) -> Response:
     """Open an opportunity at the first step of its process."""
     opportunity = service.create_opportunity(session, caller, body)
     return _read(opportunity, 201, Location=f"{router.prefix}/{opportunity.id}")
 
 
-@router.get("", responses=problem_responses(422))
+@router.get("", openapi_extra=policy(EVERYONE), responses=problem_responses(422))
 def list_opportunities(
     session: SessionDep, caller: CallerDep,
     phase: Annotated[str | None, Query(max_length=50)] = None,
@@ -54,13 +56,14 @@ def list_opportunities(
                            next_cursor=next_cursor)
 
 
-@router.get("/{opportunity_id}", response_model=OpportunityRead, responses=problem_responses(404, 422))
+@router.get("/{opportunity_id}", response_model=OpportunityRead, openapi_extra=policy(EVERYONE, "read"),
+            responses=problem_responses(404, 422))
 def get_opportunity(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> Response:
     """One opportunity, with its ETag."""
     return _read(service.get_opportunity(session, caller, opportunity_id))
 
 
-@router.patch("/{opportunity_id}", response_model=OpportunityRead,
+@router.patch("/{opportunity_id}", response_model=OpportunityRead, openapi_extra=policy(SELLERS, "write"),
               responses=problem_responses(400, 404, 412, 415, 422))
 def update_opportunity(opportunity_id: uuid.UUID, body: OpportunityUpdate, session: SessionDep,
                        caller: CallerDep, if_match: IfMatch = None) -> Response:
@@ -69,7 +72,7 @@ def update_opportunity(opportunity_id: uuid.UUID, body: OpportunityUpdate, sessi
 
 
 @router.post("/{opportunity_id}/transitions", response_model=OpportunityRead,
-             responses=problem_responses(400, 404, 409, 412, 415, 422))
+             openapi_extra=policy(SELLERS, "write"), responses=problem_responses(400, 404, 409, 412, 415, 422))
 def move_opportunity(opportunity_id: uuid.UUID, body: TransitionRequest, session: SessionDep,
                      caller: CallerDep, if_match: IfMatch = None) -> Response:
     """Move the opportunity: forward through gates, back with a reason, lost, disqualified, reopen."""
@@ -79,7 +82,7 @@ def move_opportunity(opportunity_id: uuid.UUID, body: TransitionRequest, session
     return _read(opportunity)
 
 
-@router.get("/{opportunity_id}/gates/{step}", responses=problem_responses(404, 422))
+@router.get("/{opportunity_id}/gates/{step}", openapi_extra=policy(EVERYONE, "read"), responses=problem_responses(404, 422))
 def evaluate_gate(opportunity_id: uuid.UUID, step: Annotated[str, Path(max_length=50)],
                   session: SessionDep, caller: CallerDep) -> GateRead:
     """Evaluate the gate into a step now, without moving (a dry run)."""
@@ -87,7 +90,7 @@ def evaluate_gate(opportunity_id: uuid.UUID, step: Annotated[str, Path(max_lengt
     return GateRead.model_validate(result.as_dict())
 
 
-@router.get("/{opportunity_id}/guidance", responses=problem_responses(404, 422))
+@router.get("/{opportunity_id}/guidance", openapi_extra=policy(EVERYONE, "read"), responses=problem_responses(404, 422))
 def get_guidance(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> GuidanceRead:
     """Where the opportunity stands: the step's checklist, the next gate, recommendations."""
     opportunity, guidance = service.get_guidance(session, caller, opportunity_id)
@@ -100,7 +103,7 @@ def get_guidance(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerD
         recommendations=[FindingRead.model_validate(asdict(f)) for f in guidance.recommendations])
 
 
-@router.get("/{opportunity_id}/history", responses=problem_responses(404, 422))
+@router.get("/{opportunity_id}/history", openapi_extra=policy(EVERYONE, "read"), responses=problem_responses(404, 422))
 def list_history(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> Items[HistoryRead]:
     """Every change of step or status, oldest first."""
     rows = service.list_history(session, caller, opportunity_id)

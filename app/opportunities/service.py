@@ -16,7 +16,8 @@ from app.engine.definition import OUTCOMES
 from app.engine.gates import GateResult, evaluate_gate
 from app.engine.guidance import Guidance, guide
 from app.engine.machine import machine_for
-from app.errors import Conflict, InvalidInput, NotFound
+from app.identity.policy import may_assign, visible_owners
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.etags import check_if_match
 from app.opportunities.document import OpportunityDocument
 from app.opportunities.lookup import get_opportunity, lock_opportunity
@@ -34,11 +35,14 @@ def create_opportunity(session: Session, caller: Caller, data: OpportunityCreate
     """Open a new opportunity at the first step of the latest version of its process."""
     definition = latest_definition(data.process)
     first = definition.first_step
+    owner = data.owner or caller.actor
+    if not may_assign(session, caller, owner):
+        raise Forbidden(f"A {caller.role} may not open an opportunity for {owner}.")
     now = utcnow()
     opportunity = Opportunity(
         workspace_id=caller.workspace_id, id=uuid7(), name=data.name,
         account_name=data.account.name, account_industry=data.account.industry,
-        owner=data.owner or caller.actor,
+        owner=owner,
         value_amount=data.value.amount if data.value else None,
         value_currency=data.value.currency if data.value else None,
         expected_close_date=data.expected_close_date,
@@ -63,6 +67,9 @@ def update_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UU
     opportunity = lock_opportunity(session, caller, opportunity_id)
     check_if_match(opportunity, if_match)
     changes = data.changes()
+    if "owner" in changes and changes["owner"] != opportunity.owner \
+            and not may_assign(session, caller, changes["owner"]):
+        raise Forbidden(f"A {caller.role} may not hand this opportunity to {changes['owner']}.")
     if "account" in changes:
         account = changes.pop("account")
         if "name" in account:
@@ -107,7 +114,8 @@ def list_opportunities(session: Session, caller: Caller, *, phase: str | None, s
                        cursor: str | None) -> tuple[Sequence[Opportunity], str | None]:
     """One page of opportunities in creation order, filtered; and the cursor of the next page."""
     _check_known(phase=phase, step=step)
-    query = select(Opportunity).where(Opportunity.workspace_id == caller.workspace_id)
+    query = select(Opportunity).where(Opportunity.workspace_id == caller.workspace_id,
+                                      visible_owners(caller, Opportunity.owner))
     if phase is not None:
         query = query.where(Opportunity.phase == phase)
     if step is not None:
@@ -145,6 +153,8 @@ def move_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID
     document = OpportunityDocument(session, opportunity, now)
     result = machine_for(definition).move(step=opportunity.step, status=opportunity.status, to=to,
                                           reason=reason, reason_code=reason_code, document=document)
+    if result.kind == "reopen" and caller.role not in ("manager", "admin"):
+        raise Forbidden("Only a manager reopens a lost or disqualified opportunity.")
     moved = {"step": result.to_step, "phase": definition.step(result.to_step).phase, "status": result.status,
              "outcome_reason_code": reason_code if result.kind in OUTCOMES else None,
              "version": opportunity.version + 1, "updated_at": now, "updated_by": caller.actor,

@@ -183,9 +183,9 @@ def list_records(session: Session, caller: Caller, kind: RecordKind,
 
 def get_record(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
                record_id: uuid.UUID | None = None) -> OpportunityRecord:
-    """One record (a singleton's when no id is given), or NotFound."""
+    """One record (a singleton's when no id is given) of an opportunity the caller may read."""
+    get_opportunity(session, caller, opportunity_id)
     if record_id is None:
-        get_opportunity(session, caller, opportunity_id)
         record = session.scalars(_query(caller, kind.model, opportunity_id)).one_or_none()
         if record is None:
             raise NotFound(f"Opportunity {opportunity_id} has no {kind.label.replace('_', ' ')} yet.")

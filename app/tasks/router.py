@@ -6,16 +6,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.identity.auth import CallerDep
-from app.db import SessionDep, TransactionalRoute
+from app.db import SessionDep
+from app.identity.policy import EVERYONE, GuardedRoute, policy
 from app.errors import problem_responses
 from app.phases.deploy.schemas import TaskRead
 from app.schemas import Items
 from app.tasks import service
 
-router = APIRouter(prefix="/v1/tasks", tags=["tasks"], route_class=TransactionalRoute)
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"], route_class=GuardedRoute)
 
 
-@router.get("", responses=problem_responses(422))
+@router.get("", openapi_extra=policy(EVERYONE), responses=problem_responses(422))
 def list_tasks(
     session: SessionDep, caller: CallerDep,
     owner: Annotated[str | None, Query(max_length=200)] = None,

@@ -8,13 +8,18 @@ from sqlalchemy.orm import Session
 
 from app.caller import Caller
 from app.db import utcnow
+from app.identity.policy import visible_owners
+from app.opportunities.models import Opportunity
 from app.phases.deploy.models import Task
 
 
 def list_tasks(session: Session, caller: Caller, *, owner: str | None, due_before: date | None,
                overdue: bool | None, completed: bool | None, limit: int) -> Sequence[Task]:
-    """Tasks of the workspace by due date, filtered; overdue means open and past its due date."""
-    query = select(Task).where(Task.workspace_id == caller.workspace_id)
+    """Tasks of the opportunities the caller may read, by due date, filtered; overdue means open
+    and past its due date."""
+    query = (select(Task)
+             .join(Opportunity, (Opportunity.workspace_id == Task.workspace_id) & (Opportunity.id == Task.opportunity_id))
+             .where(Task.workspace_id == caller.workspace_id, visible_owners(caller, Opportunity.owner)))
     if owner is not None:
         query = query.where(Task.owner == owner)
     if due_before is not None:

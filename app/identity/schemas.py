@@ -1,0 +1,61 @@
+"""API shapes of teams, users and keys."""
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from app.schemas import Input, Name, Output, Slug
+
+Role = Literal["rep", "manager", "ops", "admin", "integration"]
+
+
+class TeamCreate(Input):
+    """A new team."""
+
+    name: Name
+
+
+class TeamRead(Output):
+    """A team."""
+
+    id: uuid.UUID
+    name: str
+
+
+class UserCreate(Input):
+    """A new user, or an integration client (role integration)."""
+
+    handle: Slug = Field(description="Unique in the workspace; the owner name of their deals.")
+    name: Name
+    role: Role
+    team_id: uuid.UUID | None = None
+
+
+class UserRead(Output):
+    """A user."""
+
+    id: uuid.UUID
+    handle: str
+    name: str
+    role: Role
+    team_id: uuid.UUID | None
+    created_at: datetime
+
+
+class KeyRead(Output):
+    """An API key as stored: never the secret."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class NewKey(KeyRead):
+    """A key just issued: the only time the full key is shown."""
+
+    key: str
