@@ -134,3 +134,7 @@ def test_admins_add_users_and_keys_and_revoke_them(app: FastAPI, workplace: Work
     assert "key" not in listed[0] and listed[0]["last_used_at"] is not None
     assert admin.delete(f"/v1/admin/keys/{listed[0]['id']}").status_code == 204
     assert max_client.get("/v1/opportunities").status_code == 401
+    trail = admin.get("/v1/admin/audit").json()["items"]
+    assert [(a["actor"], a["action"]) for a in trail] == [
+        ("admin", "team.create"), ("admin", "user.create"), ("admin", "key.issue"), ("admin", "key.revoke")]
+    assert "rep.max" in trail[1]["target"] and listed[0]["prefix"] in trail[3]["target"]

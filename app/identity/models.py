@@ -73,3 +73,18 @@ class ApiKey(Base):
                              ondelete="CASCADE"),
         Index(None, "prefix", unique=True),
     )
+
+
+class AuditEntry(Base):
+    """An administrator's action: who did what to which user, team or key, and when."""
+
+    __tablename__ = "audit_entry"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(50))
+    target: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (ForeignKeyConstraint(["workspace_id"], ["workspace.id"], ondelete="CASCADE"),)

@@ -11,7 +11,7 @@ from app.errors import problem_responses
 from app.identity import service
 from app.identity.auth import CallerDep
 from app.identity.policy import ADMINS, GuardedRoute, policy
-from app.identity.schemas import KeyRead, NewKey, TeamCreate, TeamRead, UserCreate, UserRead
+from app.identity.schemas import AuditRead, KeyRead, NewKey, TeamCreate, TeamRead, UserCreate, UserRead
 from app.schemas import Items
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=GuardedRoute)
@@ -66,3 +66,9 @@ def revoke_key(key_id: uuid.UUID, request: Request, session: SessionDep, caller:
     # Forget it once the revocation is stored, so no request caches it again before then.
     event.listen(session, "after_commit", lambda _: request.app.state.keys.forget(key.prefix), once=True)
     return Response(status_code=204)
+
+
+@router.get("/audit", openapi_extra=ADMIN_ONLY, responses=problem_responses())
+def list_audit(session: SessionDep, caller: CallerDep) -> Items[AuditRead]:
+    """Every administrative action, oldest first: who, what, to what, when."""
+    return Items[AuditRead](items=[AuditRead.model_validate(a) for a in service.list_audit(session, caller)])

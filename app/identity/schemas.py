@@ -59,3 +59,13 @@ class NewKey(KeyRead):
     """A key just issued: the only time the full key is shown."""
 
     key: str
+
+
+class AuditRead(Output):
+    """An administrator's action."""
+
+    id: uuid.UUID
+    actor: str
+    action: str
+    target: str
+    at: datetime

@@ -12,7 +12,7 @@ from app.caller import Caller
 from app.db import utcnow
 from app.identity.keys import new_key
 from app.errors import Conflict, InvalidInput, NotFound
-from app.identity.models import ApiKey, Team, User, Workspace
+from app.identity.models import ApiKey, AuditEntry, Team, User, Workspace
 
 
 @dataclass(frozen=True)
@@ -72,10 +72,23 @@ def recognise(session: Session, prefix: str) -> KnownKey | None:
     return KnownKey(secret_hash=key.secret_hash, caller=caller)
 
 
+def audit(session: Session, caller: Caller, action: str, target: str) -> None:
+    """Record an administrator's action."""
+    session.add(AuditEntry(workspace_id=caller.workspace_id, id=uuid7(), actor=caller.actor, action=action,
+                           target=target, at=utcnow()))
+
+
+def list_audit(session: Session, caller: Caller) -> Sequence[AuditEntry]:
+    """The workspace's administrative actions, oldest first."""
+    return session.scalars(select(AuditEntry).where(AuditEntry.workspace_id == caller.workspace_id)
+                           .order_by(AuditEntry.at, AuditEntry.id)).all()
+
+
 def add_team(session: Session, caller: Caller, name: str) -> Team:
     """A team of the caller's workspace."""
     team = Team(workspace_id=caller.workspace_id, id=uuid7(), name=name)
     session.add(team)
+    audit(session, caller, "team.create", f"team {team.id} {name}")
     session.flush()
     return team
 
@@ -92,7 +105,9 @@ def create_user(session: Session, caller: Caller, *, handle: str, name: str, rol
         raise InvalidInput(f"No team {team_id}.", errors=[{"pointer": "/team_id", "in": "body", "message": "no such team"}])
     if session.scalar(select(User.id).where(User.workspace_id == caller.workspace_id, User.handle == handle)):
         raise Conflict(f"The handle {handle!r} is taken.")
-    return add_user(session, caller.workspace_id, handle=handle, name=name, role=role, team_id=team_id)
+    user = add_user(session, caller.workspace_id, handle=handle, name=name, role=role, team_id=team_id)
+    audit(session, caller, "user.create", f"user {user.id} {handle} ({role})")
+    return user
 
 
 def list_users(session: Session, caller: Caller) -> Sequence[User]:
@@ -113,6 +128,7 @@ def new_key_for(session: Session, caller: Caller, user_id: uuid.UUID) -> tuple[A
     user = get_user(session, caller, user_id)
     key = issue_key(session, user)
     stored = session.scalars(select(ApiKey).where(ApiKey.prefix == key.split("_")[1])).one()
+    audit(session, caller, "key.issue", f"key {stored.id} {stored.prefix} of {user.handle}")
     return stored, key
 
 
@@ -130,5 +146,6 @@ def revoke_key(session: Session, caller: Caller, key_id: uuid.UUID) -> ApiKey:
         raise NotFound(f"No key {key_id}.")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
+        audit(session, caller, "key.revoke", f"key {key.id} {key.prefix}")
         session.flush()
     return key
