@@ -7,7 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_BASE = "https://dealgate.dev/problems/"
@@ -133,6 +133,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
+    if isinstance(exc, IntegrityError):  # a concurrent write claimed the same unique value first
+        return problem(request, 409, "conflict", "Conflicting write",
+                       "Another write stored a conflicting value first; nothing was changed. Read and retry.")
     if exc.connection_invalidated:
         log.warning("database connection lost: %s", exc.orig)
         return problem(request, 503, "database-unavailable", "Database unavailable",

@@ -76,7 +76,8 @@ def test_every_route_allows_exactly_what_the_role_may(app: FastAPI, workplace: W
             if relation == "other workspace":
                 deal = stranger.post("/v1/opportunities", json=WATER_DEAL).json()
             else:
-                deal = admin.post("/v1/opportunities", json={**WATER_DEAL, "owner": OWNERS[relation] or actor}).json()
+                own = actor if role in ("rep", "manager", "admin") else "rep.alex"  # ops and CRMs own no deals
+                deal = admin.post("/v1/opportunities", json={**WATER_DEAL, "owner": OWNERS[relation] or own}).json()
             url = path.replace("{opportunity_id}", deal["id"]).replace("{step}", "opening") \
                       .replace("{record_id}", NOBODY).replace("{user_id}", NOBODY).replace("{key_id}", NOBODY)
             response = client.request(method.upper(), url, json=_body(method, path))
@@ -115,6 +116,8 @@ def test_reps_keep_their_own_deals_and_managers_assign_within_the_team(app: Fast
     oid = rep.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
     assert rep.patch(f"/v1/opportunities/{oid}", json={"owner": "rep.sam"}).status_code == 403
     assert manager.patch(f"/v1/opportunities/{oid}", json={"owner": "rep.zoe"}).status_code == 403
+    assert manager.patch(f"/v1/opportunities/{oid}", json={"owner": "ops.lee"}).status_code == 422  # sells nothing
+    assert manager.patch(f"/v1/opportunities/{oid}", json={"owner": "ghost"}).status_code == 422
     assert manager.patch(f"/v1/opportunities/{oid}", json={"owner": "rep.sam"}).json()["owner"] == "rep.sam"
     assert rep.get(f"/v1/opportunities/{oid}").status_code == 403  # no longer alex's deal
 
@@ -138,3 +141,27 @@ def test_admins_add_users_and_keys_and_revoke_them(app: FastAPI, workplace: Work
     assert [(a["actor"], a["action"]) for a in trail] == [
         ("admin", "team.create"), ("admin", "user.create"), ("admin", "key.issue"), ("admin", "key.revoke")]
     assert "rep.max" in trail[1]["target"] and listed[0]["prefix"] in trail[3]["target"]
+
+
+def test_a_manager_without_a_team_sees_only_their_own_deals(app: FastAPI, workplace: Workplace) -> None:
+    admin = TestClient(app, headers=workplace.as_user("admin"))
+    user = admin.post("/v1/admin/users", json={"handle": "lone.manager", "name": "Lone", "role": "manager"}).json()
+    key = admin.post(f"/v1/admin/users/{user['id']}/keys").json()["key"]
+    oid = admin.post("/v1/opportunities", json={**WATER_DEAL, "owner": "admin"}).json()["id"]
+    admin.post(f"/v1/opportunities/{oid}/tasks", json={"title": "Secret", "due_date": "2027-01-01"})
+    lone = TestClient(app, headers={"Authorization": f"Bearer {key}"})
+    assert lone.get("/v1/opportunities").json()["items"] == []
+    assert lone.get("/v1/tasks").json()["items"] == []
+
+
+def test_unknown_keys_are_not_cached_and_revoked_ones_are_not_cached_again(app: FastAPI, workplace: Workplace) -> None:
+    cache = app.state.keys
+    with TestClient(app) as client:
+        for n in range(20):
+            assert client.get("/v1/opportunities", headers={"Authorization": f"Bearer dg_{n:012d}_{'x' * 43}"}
+                              ).status_code == 401
+        assert all(not cache.get(f"{n:012d}")[0] for n in range(20))
+    prefix = workplace.keys["rep.alex"].split("_")[1]
+    cache.forget(prefix)
+    cache.put(prefix, object())  # a lookup that started before the revocation
+    assert cache.get(prefix) == (False, None)

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from app.caller import Caller
 from app.errors import Unauthorized
 from app.identity.keys import secret_matches, split_key
-from app.identity.service import recognise
+from app.identity.service import mark_used, recognise
 
 
 class KeyCache:
@@ -23,23 +23,29 @@ class KeyCache:
     def __init__(self, ttl: float = 30.0, size: int = 10_000) -> None:
         self.ttl, self.size = ttl, size
         self._entries: dict[str, tuple[float, Any]] = {}
+        self._revoked: dict[str, float] = {}
 
     def get(self, prefix: str) -> tuple[bool, Any]:
-        """(found, entry) for a prefix seen within the ttl; the entry is None for an unknown key."""
+        """(found, entry) for a live key seen within the ttl."""
         hit = self._entries.get(prefix)
         if hit is None or hit[0] < time.monotonic():
             return False, None
         return True, hit[1]
 
     def put(self, prefix: str, entry: Any) -> None:
-        """Remember what a prefix stands for."""
+        """Remember a live key (unknown ones are not kept: they must not crowd out live ones)."""
+        now = time.monotonic()
+        if entry is None or self._revoked.get(prefix, 0) > now:  # a lookup that raced a revocation
+            return
         if len(self._entries) >= self.size:
             self._entries.clear()
-        self._entries[prefix] = (time.monotonic() + self.ttl, entry)
+        self._entries[prefix] = (now + self.ttl, entry)
 
     def forget(self, prefix: str) -> None:
-        """Drop a prefix (its key was revoked)."""
+        """Drop a revoked key, and refuse to cache it again for the ttl."""
         self._entries.pop(prefix, None)
+        self._revoked = {p: t for p, t in self._revoked.items() if t > time.monotonic()}
+        self._revoked[prefix] = time.monotonic() + self.ttl
 
 
 # Compared against when a key is unknown, so a wrong key takes as long as a wrong secret.
@@ -62,10 +68,13 @@ async def get_caller(
         database = request.app.state.database
 
         def look_up() -> Any:
-            with database.write_lock or nullcontext(), database.writer() as session:
+            with database.reader() as session:
                 result = recognise(session, prefix)
-                session.commit()
-                return result
+            if result is not None:  # only a live key costs a write
+                with database.write_lock or nullcontext(), database.writer() as session:
+                    mark_used(session, result)
+                    session.commit()
+            return result
 
         known = await run_in_threadpool(look_up)
         cache.put(prefix, known)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.caller import Caller
 from app.db import TransactionalRoute
-from app.errors import Forbidden
+from app.errors import Forbidden, InvalidInput
 from app.identity.models import User
 
 EVERYONE = ("rep", "manager", "ops", "admin", "integration")
@@ -68,8 +68,15 @@ class GuardedRoute(TransactionalRoute):
 
 
 
+OWNER_ROLES = ("rep", "manager", "admin")  # who can own a deal
+
+
 def may_assign(session: Session, caller: Caller, owner: str) -> bool:
     """Whether the caller may make that handle an opportunity's owner."""
+    role = session.scalar(select(User.role).where(User.workspace_id == caller.workspace_id, User.handle == owner))
+    if role not in OWNER_ROLES:
+        raise InvalidInput(f"The owner must be a rep, manager or admin of this workspace; {owner!r} is not.",
+                           errors=[{"pointer": "/owner", "in": "body", "message": "not a seller of this workspace"}])
     if caller.role in ("admin", "integration"):
         return True
     if caller.role == "manager":
@@ -80,7 +87,7 @@ def may_assign(session: Session, caller: Caller, owner: str) -> bool:
 
 def visible_owners(caller: Caller, owner_column: Any) -> Any:
     """A condition on an owner column: the rows whose owner the caller may read."""
-    if caller.role == "rep":
+    if caller.role == "rep" or (caller.role == "manager" and caller.team_id is None):
         return owner_column == caller.actor
     if caller.role == "manager":
         team = select(User.handle).where(User.workspace_id == caller.workspace_id,

@@ -19,6 +19,7 @@ from app.identity.models import ApiKey, AuditEntry, Team, User, Workspace
 class KnownKey:
     """What a key prefix stands for: the stored hash, and the caller it authenticates."""
 
+    key_id: uuid.UUID
     secret_hash: str
     caller: Caller
 
@@ -58,18 +59,22 @@ def has_workspace(session: Session) -> bool:
 
 
 def recognise(session: Session, prefix: str) -> KnownKey | None:
-    """The live key with that prefix and its user, marking it used now; None if unknown or revoked."""
+    """The live key with that prefix and its user; None if unknown or revoked."""
     row = session.execute(
         select(ApiKey, User).join(User, (User.workspace_id == ApiKey.workspace_id) & (User.id == ApiKey.user_id))
         .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))).one_or_none()
     if row is None:
         return None
     key, user = row
-    session.execute(update(ApiKey).where(ApiKey.workspace_id == key.workspace_id, ApiKey.id == key.id)
-                    .values(last_used_at=utcnow()))
     caller = Caller(workspace_id=user.workspace_id, actor=user.handle, user_id=user.id, role=user.role,
                     team_id=user.team_id)
-    return KnownKey(secret_hash=key.secret_hash, caller=caller)
+    return KnownKey(key_id=key.id, secret_hash=key.secret_hash, caller=caller)
+
+
+def mark_used(session: Session, known: KnownKey) -> None:
+    """Stamp a key's last use."""
+    session.execute(update(ApiKey).where(ApiKey.workspace_id == known.caller.workspace_id,
+                                         ApiKey.id == known.key_id).values(last_used_at=utcnow()))
 
 
 def audit(session: Session, caller: Caller, action: str, target: str) -> None:
