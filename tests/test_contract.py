@@ -18,6 +18,9 @@ def test_create_answers_201_at_planning_with_an_etag(client: TestClient) -> None
     assert body["owner"] == "rep.alex"
     assert response.headers["etag"] == f'"1.{body["id"].replace("-", "")}"'
     assert response.headers["location"] == f"/v1/opportunities/{body['id']}"
+    assert len(response.headers["x-request-id"]) == 32
+    echoed = client.get(response.headers["location"], headers={"X-Request-ID": "front-end.42"})
+    assert echoed.headers["x-request-id"] == "front-end.42"
     assert client.get(response.headers["location"]).json() == body
 
 
