@@ -30,16 +30,19 @@ def team_of(session: Session, caller: Caller, handle: str) -> uuid.UUID | None:
                                                      User.handle == handle))
 
 
+def _own_or_team(session: Session, caller: Caller, owner: str) -> bool:
+    """The caller's own deal, or (for a manager with a team) a deal of their team."""
+    if owner == caller.actor:
+        return True
+    return (caller.role == "manager" and caller.team_id is not None
+            and team_of(session, caller, owner) == caller.team_id)
+
+
 def may_access(session: Session, caller: Caller, owner: str, access: str) -> bool:
     """Whether the caller may read or write an opportunity of that owner (same workspace)."""
     if caller.role in ("admin", "integration") or (caller.role == "ops" and access == "read"):
         return True
-    if caller.role == "rep":
-        return owner == caller.actor
-    if caller.role == "manager":
-        return owner == caller.actor or (caller.team_id is not None
-                                         and team_of(session, caller, owner) == caller.team_id)
-    return False
+    return caller.role in ("rep", "manager") and _own_or_team(session, caller, owner)
 
 
 def _enforced(endpoint: Callable[..., Any], roles: frozenset[str]) -> Callable[..., Any]:
@@ -67,7 +70,6 @@ class GuardedRoute(TransactionalRoute):
         super().__init__(path, _enforced(endpoint, frozenset(rule["roles"])), **kwargs)
 
 
-
 OWNER_ROLES = ("rep", "manager", "admin")  # who can own a deal
 
 
@@ -77,12 +79,7 @@ def may_assign(session: Session, caller: Caller, owner: str) -> bool:
     if role not in OWNER_ROLES:
         raise InvalidInput(f"The owner must be a rep, manager or admin of this workspace; {owner!r} is not.",
                            errors=[{"pointer": "/owner", "in": "body", "message": "not a seller of this workspace"}])
-    if caller.role in ("admin", "integration"):
-        return True
-    if caller.role == "manager":
-        return owner == caller.actor or (caller.team_id is not None
-                                         and team_of(session, caller, owner) == caller.team_id)
-    return owner == caller.actor
+    return caller.role in ("admin", "integration") or _own_or_team(session, caller, owner)
 
 
 def visible_owners(caller: Caller, owner_column: Any) -> Any:
