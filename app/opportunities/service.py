@@ -16,9 +16,9 @@ from app.engine.definition import OUTCOMES
 from app.engine.gates import GateResult, evaluate_gate
 from app.engine.guidance import Guidance, guide
 from app.engine.machine import machine_for
-from app.identity.policy import may_assign, visible_owners
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.etags import check_if_match
+from app.identity.policy import may_assign, visible_owners
 from app.opportunities.document import OpportunityDocument
 from app.opportunities.lookup import get_opportunity, lock_opportunity
 from app.opportunities.models import HistoryEntry, Opportunity
