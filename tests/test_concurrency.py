@@ -45,3 +45,22 @@ def test_fifty_concurrent_moves_with_the_same_if_match_apply_once(
     assert statuses.count(200) == 1, statuses
     assert set(statuses) <= {200, 409, 412}
     assert len(client.get(f"/v1/opportunities/{oid}/history").json()["items"]) == 2
+
+
+def test_concurrent_record_writes_lose_nothing(app: FastAPI, client: TestClient, workplace: Workplace,
+                                               opportunity: dict[str, Any]) -> None:
+    oid = opportunity["id"]
+
+    async def race() -> list[httpx2.Response]:
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://test", timeout=60,
+                                      headers=workplace.as_user("rep.alex")) as http:
+            return await asyncio.gather(*(http.post(f"/v1/opportunities/{oid}/problems",
+                                                    json={"description": f"Problem {n}"}) for n in range(20)))
+
+    assert sorted(r.status_code for r in asyncio.run(race())) == [201] * 20
+    assert len(client.get(f"/v1/opportunities/{oid}/problems").json()["items"]) == 20
+    assert client.get(f"/v1/opportunities/{oid}").json()["version"] == 21  # one version per write
+    gate = client.get(f"/v1/opportunities/{oid}/gates/presentation").json()
+    [finding] = [u for u in gate["unmet"] if u["code"] == "diagnose.problem_cost_quantified"]
+    assert finding["details"]["problems"] == 20  # the gate's snapshot holds every one of them
