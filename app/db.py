@@ -2,6 +2,7 @@
 
 import functools
 import threading
+import uuid
 from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import UTC, datetime
@@ -9,8 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
-import uuid
-
 from sqlalchemy import DateTime, MetaData, String, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, sessionmaker
@@ -150,9 +149,7 @@ def _in_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(endpoint)
     def run(*args: Any, **kwargs: Any) -> Any:
-        session: Session | None = kwargs.get("session")
-        if session is None:
-            return endpoint(*args, **kwargs)
+        session: Session = kwargs["session"]  # every route of the API takes SessionDep
         with session.info.get("write_lock") or nullcontext(), session:
             try:
                 result = endpoint(*args, **kwargs)

@@ -89,12 +89,18 @@ class PreconditionFailed(DomainError):
     status, type, title = 412, "precondition-failed", "The resource has changed"
 
 
-def problem(request: Request, status: int, type_: str, title: str, detail: str,
-            headers: dict[str, str] | None = None, **extensions: Any) -> JSONResponse:
-    """An application/problem+json response."""
-    body = {"type": PROBLEM_BASE + type_, "title": title, "status": status,
-            "detail": detail, "instance": request.url.path, **extensions}
+def problem_at(path: str, status: int, type_: str, title: str | None, detail: str,
+               headers: dict[str, str] | None = None, **extensions: Any) -> JSONResponse:
+    """An application/problem+json response about a request path (title: from the type if None)."""
+    body = {"type": PROBLEM_BASE + type_, "title": title or type_.replace("-", " ").capitalize(),
+            "status": status, "detail": detail, "instance": path, **extensions}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def problem(request: Request, status: int, type_: str, title: str | None, detail: str,
+            headers: dict[str, str] | None = None, **extensions: Any) -> JSONResponse:
+    """An application/problem+json response to a request."""
+    return problem_at(request.url.path, status, type_, title, detail, headers, **extensions)
 
 
 def _pointer(loc: tuple[Any, ...]) -> str:
@@ -127,8 +133,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     # Starlette answers 400 only when it cannot read the body (bad encoding, unparseable JSON).
     slug = {400: "malformed-json", 404: "not-found", 405: "method-not-allowed", 413: "payload-too-large",
             415: "unsupported-media-type"}.get(exc.status_code, "http-error")
-    title = slug.replace("-", " ").capitalize()
-    return problem(request, exc.status_code, slug, title, str(exc.detail), headers=exc.headers)
+    return problem(request, exc.status_code, slug, None, str(exc.detail), headers=exc.headers)
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,13 +1,11 @@
 """An ASGI guard in front of the app: request ids, body size limit, JSON-only bodies."""
 
-import json
 import re
 import uuid
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from app.errors import problem_at
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _JSON_TYPE = re.compile(r"^application/([a-z0-9.\-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
@@ -39,7 +37,8 @@ class RequestGuard:
         if scope["method"] in BODY_METHODS:
             refusal = await self._check_body(scope, headers, receive)
             if isinstance(refusal, tuple):
-                await self._refuse(scope, send_with_id, *refusal)
+                status, slug, detail = refusal
+                await problem_at(scope["path"], status, slug, None, detail)(scope, receive, send_with_id)
                 return
             receive = refusal
         await self.app(scope, receive, send_with_id)
@@ -78,13 +77,3 @@ class RequestGuard:
 
     def _too_large(self) -> tuple[int, str, str]:
         return (413, "payload-too-large", f"The body is larger than {self.max_body_bytes} bytes.")
-
-    async def _refuse(self, scope: Scope, send: Send, status: int, slug: str, detail: str) -> None:
-        title = slug.replace("-", " ").capitalize()
-        body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status,
-                                "detail": detail, "instance": scope["path"]}
-        payload = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                                (b"content-length", str(len(payload)).encode())]})
-        await send({"type": "http.response.body", "body": payload})

@@ -143,7 +143,7 @@ def make_workplace(app: FastAPI, name: str = "Riverton Sales") -> Workplace:
             if handle != "admin":
                 user = add_user(session, workspace.id, handle=handle, name=handle, role=role,
                                 team_id=teams[team].id if team else None)
-                keys[handle] = issue_key(session, user)
+                keys[handle] = issue_key(session, user)[1]
         session.commit()
     return Workplace(workspace.id, keys)
 

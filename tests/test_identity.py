@@ -4,7 +4,7 @@ from datetime import datetime
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from app.identity.models import ApiKey
 from app.main import create_app
@@ -74,3 +74,18 @@ def test_another_workspace_sees_nothing_of_this_one(app: FastAPI, client: TestCl
             assert response.status_code == 404, response.text
         assert stranger.get("/v1/tasks").json()["items"] == []
     assert client.get(f"/v1/opportunities/{oid}").json()["status"] == "open"
+
+
+def test_a_recognised_key_costs_no_database_round_trip(app: FastAPI, client: TestClient) -> None:
+    assert client.get("/v1/tasks").status_code == 200  # first use: the key is looked up and cached
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(app.state.database.engine, "before_cursor_execute", record)
+    try:
+        assert client.get("/v1/tasks").status_code == 200
+    finally:
+        event.remove(app.state.database.engine, "before_cursor_execute", record)
+    assert statements and not any("api_key" in s or "app_user" in s for s in statements), statements

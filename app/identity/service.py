@@ -31,7 +31,7 @@ def bootstrap(session: Session, *, workspace_name: str, handle: str) -> tuple[Wo
     session.add(workspace)
     session.flush()
     admin = add_user(session, workspace.id, handle=handle, name=handle, role="admin")
-    return workspace, issue_key(session, admin)
+    return workspace, issue_key(session, admin)[1]
 
 
 def add_user(session: Session, workspace_id: uuid.UUID, *, handle: str, name: str, role: str,
@@ -44,13 +44,14 @@ def add_user(session: Session, workspace_id: uuid.UUID, *, handle: str, name: st
     return user
 
 
-def issue_key(session: Session, user: User) -> str:
-    """A new key for a user; returns the key, which is stored only as a hash."""
+def issue_key(session: Session, user: User) -> tuple[ApiKey, str]:
+    """A new key for a user: the stored row, and the key itself, which is stored only as a hash."""
     key, prefix, secret_hash = new_key()
-    session.add(ApiKey(workspace_id=user.workspace_id, id=uuid7(), user_id=user.id, prefix=prefix,
-                       secret_hash=secret_hash, created_at=utcnow()))
+    stored = ApiKey(workspace_id=user.workspace_id, id=uuid7(), user_id=user.id, prefix=prefix,
+                    secret_hash=secret_hash, created_at=utcnow())
+    session.add(stored)
     session.flush()
-    return key
+    return stored, key
 
 
 def has_workspace(session: Session) -> bool:
@@ -131,8 +132,7 @@ def get_user(session: Session, caller: Caller, user_id: uuid.UUID) -> User:
 def new_key_for(session: Session, caller: Caller, user_id: uuid.UUID) -> tuple[ApiKey, str]:
     """A new key for a user of the workspace; returns the stored key and the full key."""
     user = get_user(session, caller, user_id)
-    key = issue_key(session, user)
-    stored = session.scalars(select(ApiKey).where(ApiKey.prefix == key.split("_")[1])).one()
+    stored, key = issue_key(session, user)
     audit(session, caller, "key.issue", f"key {stored.id} {stored.prefix} of {user.handle}")
     return stored, key
 

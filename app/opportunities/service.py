@@ -12,7 +12,7 @@ from uuid6 import uuid7
 
 from app.caller import Caller
 from app.db import utcnow
-from app.engine.definition import OUTCOMES
+from app.engine.definition import OUTCOMES, ProcessDefinition
 from app.engine.gates import GateResult, evaluate_gate
 from app.engine.guidance import Guidance, guide
 from app.engine.machine import machine_for
@@ -174,26 +174,30 @@ def move_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID
         set_committed_value(opportunity, name, value)
     if result.kind == "forward" and result.status == "won":
         create_follow_up_plan(session, caller, opportunity, definition, document)
-        session.flush()
     return opportunity
+
+
+def _read_with_document(session: Session, caller: Caller,
+                        opportunity_id: uuid.UUID) -> tuple[Opportunity, ProcessDefinition, OpportunityDocument]:
+    """An opportunity the caller may read, its process version, and the document its gates read now."""
+    opportunity = get_opportunity(session, caller, opportunity_id)
+    definition = get_definition(opportunity.process_key, opportunity.process_version)
+    return opportunity, definition, OpportunityDocument(session, opportunity, utcnow())
 
 
 def evaluate_step_gate(session: Session, caller: Caller, opportunity_id: uuid.UUID,
                        step: str) -> GateResult:
     """Evaluate the gate into a step without moving: the same check a transition makes."""
-    opportunity = get_opportunity(session, caller, opportunity_id)
-    definition = get_definition(opportunity.process_key, opportunity.process_version)
+    _, definition, document = _read_with_document(session, caller, opportunity_id)
     if not definition.has_step(step):
         raise NotFound(f"The process {definition.key} has no step {step!r}.",
                        allowed=list(definition.step_names))
-    return evaluate_gate(definition.step(step), OpportunityDocument(session, opportunity, utcnow()))
+    return evaluate_gate(definition.step(step), document)
 
 
 def get_guidance(session: Session, caller: Caller, opportunity_id: uuid.UUID) -> tuple[Opportunity, Guidance]:
     """The opportunity and what the method advises for it now."""
-    opportunity = get_opportunity(session, caller, opportunity_id)
-    definition = get_definition(opportunity.process_key, opportunity.process_version)
-    document = OpportunityDocument(session, opportunity, utcnow())
+    opportunity, definition, document = _read_with_document(session, caller, opportunity_id)
     return opportunity, guide(definition, step=opportunity.step, status=opportunity.status,
                               document=document)
 

@@ -100,6 +100,11 @@ class RecordKind:
         return self.collection.replace("_", "-")
 
     @property
+    def words(self) -> str:
+        """The label as words, for messages: "meeting plan"."""
+        return self.label.replace("_", " ")
+
+    @property
     def singleton(self) -> bool:
         """Whether an opportunity holds at most one of these."""
         return self.model.singleton
@@ -119,9 +124,10 @@ class RecordKind:
 RecordT = TypeVar("RecordT", bound=OpportunityRecord)
 
 
-def _query(caller: Caller, model: type[RecordT], opportunity_id: uuid.UUID) -> Any:
-    return select(model).where(model.workspace_id == caller.workspace_id,
-                               model.opportunity_id == opportunity_id)
+def _records_of(model: type[RecordT], workspace_id: uuid.UUID, opportunity_id: uuid.UUID) -> Any:
+    """The query of a kind's records under one opportunity, oldest first."""
+    return (select(model).where(model.workspace_id == workspace_id, model.opportunity_id == opportunity_id)
+            .order_by(model.id))
 
 
 def _check_references(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
@@ -148,9 +154,7 @@ def _check_references(session: Session, caller: Caller, kind: RecordKind, opport
 
 def shape_collection(session: Session, kind: RecordKind, opportunity: Any) -> Any:
     """A kind's records of one opportunity in their API shape: a list, or a singleton's record or None."""
-    rows = session.scalars(select(kind.model).where(kind.model.workspace_id == opportunity.workspace_id,
-                                                    kind.model.opportunity_id == opportunity.id)
-                           .order_by(kind.model.id))
+    rows = session.scalars(_records_of(kind.model, opportunity.workspace_id, opportunity.id))
     shaped = [kind.read.model_validate(row).model_dump(mode="json") for row in rows]
     if kind.singleton:
         return shaped[0] if shaped else None
@@ -178,7 +182,7 @@ def list_records(session: Session, caller: Caller, kind: RecordKind,
                  opportunity_id: uuid.UUID) -> Sequence[OpportunityRecord]:
     """Every record of a kind under an opportunity, oldest first."""
     get_opportunity(session, caller, opportunity_id)
-    return session.scalars(_query(caller, kind.model, opportunity_id).order_by(kind.model.id)).all()
+    return session.scalars(_records_of(kind.model, caller.workspace_id, opportunity_id)).all()
 
 
 def get_record(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
@@ -186,23 +190,49 @@ def get_record(session: Session, caller: Caller, kind: RecordKind, opportunity_i
     """One record (a singleton's when no id is given) of an opportunity the caller may read."""
     get_opportunity(session, caller, opportunity_id)
     if record_id is None:
-        record = session.scalars(_query(caller, kind.model, opportunity_id)).one_or_none()
+        record = session.scalars(_records_of(kind.model, caller.workspace_id, opportunity_id)).one_or_none()
         if record is None:
-            raise NotFound(f"Opportunity {opportunity_id} has no {kind.label.replace('_', ' ')} yet.")
+            raise NotFound(f"Opportunity {opportunity_id} has no {kind.words} yet.")
         return record
     record = session.get(kind.model, (caller.workspace_id, record_id))
     if record is None or record.opportunity_id != opportunity_id:
-        raise NotFound(f"No {kind.label.replace('_', ' ')} {record_id} under opportunity {opportunity_id}.")
+        raise NotFound(f"No {kind.words} {record_id} under opportunity {opportunity_id}.")
     return record
 
 
 def create_record(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
                   values: dict[str, Any]) -> OpportunityRecord:
     """Store a new record under an opportunity; the opportunity's version rises with it."""
+    return _create(session, caller, kind, lock_opportunity(session, caller, opportunity_id), values)
+
+
+def update_record(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
+                  record_id: uuid.UUID | None, changes: dict[str, Any],
+                  if_match: str | None) -> OpportunityRecord:
+    """Change a record's fields, guarded by If-Match."""
     opportunity = lock_opportunity(session, caller, opportunity_id)
-    _check_references(session, caller, kind, opportunity_id, values)
+    record = get_record(session, caller, kind, opportunity_id, record_id)
+    return _update(session, caller, kind, opportunity, record, changes, if_match)
+
+
+def put_singleton(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
+                  values: dict[str, Any], if_match: str | None) -> tuple[OpportunityRecord, bool]:
+    """Create the opportunity's singleton record or replace all its fields; True when created."""
+    opportunity = lock_opportunity(session, caller, opportunity_id)
+    existing = session.scalars(_records_of(kind.model, caller.workspace_id, opportunity_id)).one_or_none()
+    if existing is not None:
+        return _update(session, caller, kind, opportunity, existing, values, if_match), False
+    if if_match is not None:
+        raise PreconditionFailed(f"If-Match {if_match} names a version, but opportunity "
+                                 f"{opportunity_id} has no {kind.words}.")
+    return _create(session, caller, kind, opportunity, values), True
+
+
+def _create(session: Session, caller: Caller, kind: RecordKind, opportunity: Any,
+            values: dict[str, Any]) -> OpportunityRecord:
+    _check_references(session, caller, kind, opportunity.id, values)
     now = utcnow()
-    record = kind.model(workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity_id,
+    record = kind.model(workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id,
                         version=1, created_at=now, created_by=caller.actor, updated_at=now,
                         updated_by=caller.actor)
     record.apply(values, caller.actor)
@@ -213,14 +243,10 @@ def create_record(session: Session, caller: Caller, kind: RecordKind, opportunit
     return record
 
 
-def update_record(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
-                  record_id: uuid.UUID | None, changes: dict[str, Any],
-                  if_match: str | None) -> OpportunityRecord:
-    """Change a record's fields, guarded by If-Match."""
-    opportunity = lock_opportunity(session, caller, opportunity_id)
-    record = get_record(session, caller, kind, opportunity_id, record_id)
+def _update(session: Session, caller: Caller, kind: RecordKind, opportunity: Any, record: OpportunityRecord,
+            changes: dict[str, Any], if_match: str | None) -> OpportunityRecord:
     check_if_match(record, if_match)
-    _check_references(session, caller, kind, opportunity_id, changes)
+    _check_references(session, caller, kind, opportunity.id, changes)
     record.apply(changes, caller.actor)
     record.fill_defaults(opportunity)  # a field set to null takes its default again
     if session.is_modified(record):  # a change that changes nothing keeps the version
@@ -229,19 +255,6 @@ def update_record(session: Session, caller: Caller, kind: RecordKind, opportunit
         opportunity.touch(caller.actor, now)
         refresh_snapshot(session, kind, opportunity)
     return record
-
-
-def put_singleton(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
-                  values: dict[str, Any], if_match: str | None) -> tuple[OpportunityRecord, bool]:
-    """Create the opportunity's singleton record or replace all its fields; True when created."""
-    lock_opportunity(session, caller, opportunity_id)
-    existing = session.scalars(_query(caller, kind.model, opportunity_id)).one_or_none()
-    if existing is None:
-        if if_match is not None:
-            raise PreconditionFailed(f"If-Match {if_match} names a version, but opportunity "
-                                     f"{opportunity_id} has no {kind.label.replace('_', ' ')}.")
-        return create_record(session, caller, kind, opportunity_id, values), True
-    return update_record(session, caller, kind, opportunity_id, existing.id, values, if_match), False
 
 
 def delete_record(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,

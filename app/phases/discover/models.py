@@ -112,4 +112,3 @@ class Activity(OpportunityRecord, Base):
             select(func.max(cls.occurred_at)).where(cls.workspace_id == opportunity.workspace_id,
                                                     cls.opportunity_id == opportunity.id,
                                                     cls.occurred_at <= utcnow()))
-        session.flush()
