@@ -142,6 +142,15 @@ async def get_session(request: Request) -> Session:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+async def get_reader(request: Request) -> Session:
+    """A reading session whatever the method: for a POST that evaluates much and writes nothing."""
+    database: Database = request.app.state.database
+    return database.reader()
+
+
+ReaderDep = Annotated[Session, Depends(get_reader)]
+
+
 def _in_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     """Run a sync endpoint, then commit (or roll back) and close its session in the same thread."""
     if getattr(endpoint, "ends_transaction", False):  # already wrapped (router included twice)

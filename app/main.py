@@ -11,6 +11,7 @@ from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.guard import RequestGuard
 from app.identity.auth import KeyCache
 from app.identity.router import router as admin_router
+from app.processes.router import router as processes_router
 from app.opportunities.router import router as opportunities_router
 from app.phases.routes import router as records_router
 from app.tasks.router import router as tasks_router
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(records_router)
     app.include_router(tasks_router)
     app.include_router(admin_router)
+    app.include_router(processes_router)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.openapi = _problem_json_openapi(app)  # type: ignore[method-assign]
     return app

@@ -9,6 +9,7 @@ from sqlalchemy import create_engine
 import app.identity.models  # noqa: F401  (registers the tables)
 import app.opportunities.models  # noqa: F401
 import app.phases.catalog  # noqa: F401
+import app.processes.models  # noqa: F401
 from app.db import Base, UTCDateTime
 from app.phases.records import UUIDList
 from app.settings import get_settings

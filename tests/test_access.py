@@ -15,6 +15,7 @@ OWNERS = {"own": None, "teammate": "rep.sam", "other team": "rep.zoe"}
 NOBODY = "01930000-0000-7000-8000-0000000000ff"
 # GETs that may rightly answer 404 for a visible deal: a record that does not exist yet.
 UNSURE = {kind.path for kind in RECORD_KINDS.values() if kind.singleton} | {"{record_id}"}
+SMALL_PROCESS = {"title": "Renewal", "phases": ["p"], "steps": [{"name": "a", "phase": "p"}, {"name": "b", "phase": "p"}]}
 BODIES: dict[str, dict[str, Any]] = {  # a valid body for each route that takes one
     "/v1/opportunities": WATER_DEAL, "transitions": {"to": "lost", "reason": "matrix"},
     "stakeholders": {"name": "Pat", "role": "user"}, "account-profile": {}, "competitors": {"name": "Rival"},
@@ -28,7 +29,9 @@ BODIES: dict[str, dict[str, Any]] = {  # a valid body for each route that takes 
                    "order_value": {"amount": 1, "currency": "EUR"}, "products": [{"product": "Kit", "quantity": 1}],
                    "paperwork_reference": "PO-1"},
     "tasks": {"title": "Call back", "due_date": "2027-01-01"}, "keys": {},
-    "/v1/admin/teams": {"name": "Gas"}, "/v1/admin/users": {"handle": "new.rep", "name": "New", "role": "rep"},
+    "/v1/admin/teams": {"name": "Gas"},
+    "/v1/processes": {"key": "renewal", **SMALL_PROCESS}, "versions": SMALL_PROCESS, "publish": {}, "dry-run": {},
+    "migrate": {}, "/v1/admin/users": {"handle": "new.rep", "name": "New", "role": "rep"},
 }
 
 
@@ -79,7 +82,8 @@ def test_every_route_allows_exactly_what_the_role_may(app: FastAPI, workplace: W
                 own = actor if role in ("rep", "manager", "admin") else "rep.alex"  # ops and CRMs own no deals
                 deal = admin.post("/v1/opportunities", json={**WATER_DEAL, "owner": OWNERS[relation] or own}).json()
             url = path.replace("{opportunity_id}", deal["id"]).replace("{step}", "opening") \
-                      .replace("{record_id}", NOBODY).replace("{user_id}", NOBODY).replace("{key_id}", NOBODY)
+                      .replace("{record_id}", NOBODY).replace("{user_id}", NOBODY).replace("{key_id}", NOBODY) \
+                      .replace("{key}", "complex-sale").replace("{version}", "1")
             response = client.request(method.upper(), url, json=_body(method, path))
             context = (role, relation, method, path, response.status_code, response.text[:200])
             if role not in rule["roles"]:

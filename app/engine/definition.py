@@ -5,7 +5,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from app.engine.checks import CHECKS
+from app.engine.rules import Rule, RuleEnvironment, RuleInvalid
+from app.engine.spec import ChecklistItemSpec, ProcessSpec, RequirementSpec
 
 Severity = Literal["block", "warn"]
 OUTCOMES = ("lost", "disqualified")
@@ -14,14 +18,23 @@ DISQUALIFY_CODES = ("no_urgency", "no_resources", "no_decision_maker_access", "n
 
 @dataclass(frozen=True)
 class Requirement:
-    """One named condition of a gate, evaluated by a registered check kind."""
+    """One named condition of a gate: a built-in kind with parameters, or a CEL rule; it applies
+    only when its condition (if any) holds."""
 
     code: str
-    kind: str
+    kind: str  # a built-in kind, or "rule"
     message: str
     fix: str
     severity: Severity = "block"
     params: Mapping[str, Any] = field(default_factory=dict)
+    rule: Rule | None = field(default=None, compare=False)
+    when: Rule | None = field(default=None, compare=False)
+    overridable: bool = True
+    source: Mapping[str, Any] = field(default_factory=dict, compare=False)  # as written
+
+    def same_as(self, other: "Requirement") -> bool:
+        """Whether two requirements ask for the same thing (so their results agree)."""
+        return self.source == other.source
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,8 @@ class ProcessDefinition:
     steps: tuple[Step, ...]
     recommendations: tuple[Requirement, ...] = ()
     settings: Mapping[str, Any] = field(default_factory=dict)
+    override_roles: tuple[str, ...] = ()
+    rules: RuleEnvironment | None = field(default=None, compare=False)
 
     @cached_property
     def _position(self) -> dict[str, int]:
@@ -95,50 +110,153 @@ class ProcessDefinition:
         return self.steps[self._position[source] + 1 : self._position[dest] + 1]
 
 
-def _requirement(data: Mapping[str, Any], where: str) -> Requirement:
-    kind = data["kind"]
-    if kind not in CHECKS:
-        raise ValueError(f"{where}: requirement {data.get('code')!r} has unknown kind {kind!r}")
-    severity = data.get("severity", "block")
-    if severity not in ("block", "warn"):
-        raise ValueError(f"{where}: severity must be block or warn, not {severity!r}")
-    return Requirement(code=data["code"], kind=kind, message=data["message"], fix=data["fix"],
-                       severity=severity, params=dict(data.get("params") or {}))
+class DefinitionInvalid(Exception):
+    """Everything wrong with a process version at once, each with a JSON pointer into it."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(errors)} problem(s) in the process definition")
+        self.errors = errors
 
 
-def _checklist_item(data: Mapping[str, Any], where: str) -> ChecklistItem:
-    if "kind" not in data:
-        return ChecklistItem(text=data["text"])
-    check = _requirement({"code": data.get("code", ""), "message": data["text"], "fix": data.get("fix", ""),
-                          "kind": data["kind"], "params": data.get("params")}, where)
-    return ChecklistItem(text=data["text"], check=check)
+class _Compiler:
+    """Turns a written process into a definition, gathering every error instead of stopping."""
+
+    def __init__(self, spec: ProcessSpec, rules: RuleEnvironment) -> None:
+        self.spec = spec
+        self.rules = rules
+        self.errors: list[dict[str, Any]] = []
+        self.by_code: dict[str, tuple[Requirement, str]] = {}
+
+    def error(self, pointer: str, message: str, **extra: Any) -> None:
+        self.errors.append({"pointer": pointer, "in": "body", "message": message, **extra})
+
+    def rule(self, source: str | None, pointer: str, what: str) -> Rule | None:
+        if source is None:
+            return None
+        try:
+            return self.rules.compile(source)
+        except RuleInvalid as invalid:
+            for problem in invalid.problems:
+                if "*error*" in problem.message:
+                    continue  # a consequence of an error already reported
+                self.error(pointer, f"{what}: {problem.message}", line=problem.line, column=problem.column)
+            return None
+
+    def params(self, kind: str | None, raw: Mapping[str, Any], pointer: str) -> dict[str, Any]:
+        if kind not in CHECKS:
+            self.error(f"{pointer}/kind", f"unknown requirement kind {kind!r}", allowed=sorted(CHECKS))
+            return {}
+        registered = CHECKS[kind]
+        settings = self.spec.settings.model_dump()
+        defaults = {param: settings[name] for param, name in registered.settings.items()}
+        try:
+            return registered.params.model_validate({**defaults, **raw}).model_dump(mode="json")
+        except ValidationError as invalid:
+            for e in invalid.errors():
+                where = "/".join(str(part) for part in e["loc"])
+                self.error(f"{pointer}/params/{where}", f"{kind}: {e['msg']}")
+            return {}
+
+    def requirement(self, spec: RequirementSpec, pointer: str) -> Requirement:
+        if (spec.kind is None) == (spec.rule is None):
+            self.error(pointer, "a requirement has either a built-in 'kind' or a CEL 'rule', not both or neither")
+        if spec.rule is not None and spec.params:
+            self.error(f"{pointer}/params", "a CEL rule takes no params")
+        requirement = Requirement(
+            code=spec.code, kind=spec.kind or "rule", message=spec.message, fix=spec.fix,
+            severity=spec.severity, overridable=spec.overridable,
+            params=self.params(spec.kind, spec.params, pointer) if spec.kind is not None else {},
+            rule=self.rule(spec.rule, f"{pointer}/rule", "rule"),
+            when=self.rule(spec.when, f"{pointer}/when", "condition"),
+            source=spec.model_dump(mode="json", exclude_defaults=True))
+        try:
+            spec.fix.format(opportunity_id="")
+        except (KeyError, IndexError, ValueError):
+            self.error(f"{pointer}/fix", "a fix may hold {opportunity_id} and no other braces")
+        seen = self.by_code.get(spec.code)
+        if seen is None:
+            self.by_code[spec.code] = (requirement, pointer)
+        elif not seen[0].same_as(requirement):
+            self.error(f"{pointer}/code", f"duplicate code {spec.code!r}: {seen[1]} uses it for another "
+                                          "requirement (a code may repeat only for the same requirement)")
+        return requirement
+
+    def gate(self, step: str, specs: list[RequirementSpec]) -> tuple[Requirement, ...]:
+        pointer = f"/gates/{step}"
+        codes = [r.code for r in specs]
+        for i, code in enumerate(codes):
+            if code in codes[:i]:
+                self.error(f"{pointer}/{i}/code", f"duplicate code {code!r} in the gate into {step}")
+        return tuple(self.requirement(r, f"{pointer}/{i}") for i, r in enumerate(specs))
+
+    def checklist_item(self, item: ChecklistItemSpec, pointer: str) -> ChecklistItem:
+        if item.kind is None and item.rule is None:
+            return ChecklistItem(text=item.text)
+        return ChecklistItem(text=item.text, check=Requirement(
+            code="", kind=item.kind or "rule", message=item.text, fix="",
+            params=self.params(item.kind, item.params, pointer) if item.kind is not None else {},
+            rule=self.rule(item.rule, f"{pointer}/rule", "rule")))
+
+    def steps(self) -> tuple[Step, ...]:
+        spec = self.spec
+        for i, phase in enumerate(spec.phases):
+            if phase in spec.phases[:i]:
+                self.error(f"/phases/{i}", f"duplicate phase {phase!r}")
+        names = [s.name for s in spec.steps]
+        steps = []
+        last_phase = 0
+        for i, raw in enumerate(spec.steps):
+            pointer = f"/steps/{i}"
+            if raw.name in OUTCOMES or raw.name == "next":
+                self.error(f"{pointer}/name", f"step name {raw.name!r} is reserved")
+            if raw.name in names[:i]:
+                self.error(f"{pointer}/name", f"duplicate step {raw.name!r}")
+            if raw.phase not in spec.phases:
+                self.error(f"{pointer}/phase", f"unknown phase {raw.phase!r}", allowed=list(spec.phases))
+            elif spec.phases.index(raw.phase) < last_phase:
+                self.error(f"{pointer}/phase", f"step {raw.name!r} is in phase {raw.phase!r}, which comes "
+                                               f"before the phase of the step ahead of it")
+            else:
+                last_phase = spec.phases.index(raw.phase)
+            checklist = tuple(self.checklist_item(c, f"{pointer}/checklist/{j}") for j, c in enumerate(raw.checklist))
+            steps.append(Step(name=raw.name, phase=raw.phase, gate=self.gate(raw.name, spec.gates.get(raw.name, [])),
+                              checklist=checklist))
+        for name in spec.gates:
+            if name not in names:
+                self.error(f"/gates/{name}", f"unknown step {name!r}: a gate belongs to a step of this process",
+                           allowed=names)
+        if names and spec.gates.get(names[0]):
+            self.error(f"/gates/{names[0]}", f"{names[0]!r} is where every deal starts; the first step has no gate")
+        self.reachable(steps)
+        return tuple(steps)
+
+    def reachable(self, steps: list[Step]) -> None:
+        """A blocking rule that can be neither met nor overridden makes every later step unreachable."""
+        for i, step in enumerate(steps):
+            for j, requirement in enumerate(step.gate):
+                if requirement.severity == "block" and not requirement.overridable and requirement.when is None \
+                        and requirement.rule is not None and self.rules.never_true(requirement.rule):
+                    later = [s.name for s in steps[i:]]
+                    self.error(f"/gates/{step.name}/{j}/rule",
+                               f"{requirement.code} is never met and cannot be overridden, so no deal can "
+                               f"reach {', '.join(later)}")
+                    return
+
+    def compile(self, key: str, version: int) -> ProcessDefinition:
+        steps = self.steps()
+        recommendations = []
+        for i, spec in enumerate(self.spec.recommendations):
+            if spec.code in [r.code for r in self.spec.recommendations[:i]]:
+                self.error(f"/recommendations/{i}/code", f"duplicate recommendation code {spec.code!r}")
+            recommendations.append(self.requirement(spec, f"/recommendations/{i}"))
+        if self.errors:
+            raise DefinitionInvalid(self.errors)
+        settings = self.spec.settings.model_dump(mode="json")
+        return ProcessDefinition(key=key, version=version, title=self.spec.title, phases=tuple(self.spec.phases),
+                                 steps=steps, recommendations=tuple(recommendations), settings=settings,
+                                 override_roles=tuple(self.spec.overrides.roles), rules=self.rules)
 
 
-def _unique_codes(requirements: tuple[Requirement, ...], where: str) -> None:
-    codes = [r.code for r in requirements]
-    if len(set(codes)) != len(codes):
-        raise ValueError(f"{where}: requirement codes must be unique")
-
-
-def definition_from_dict(data: Mapping[str, Any]) -> ProcessDefinition:
-    """Build and check a definition from its plain-data form (as stored or written in YAML)."""
-    phases = tuple(data["phases"])
-    steps = []
-    for raw in data["steps"]:
-        if raw["phase"] not in phases:
-            raise ValueError(f"step {raw['name']}: unknown phase {raw['phase']!r}")
-        if raw["name"] in OUTCOMES or raw["name"] == "next":
-            raise ValueError(f"step name {raw['name']!r} is reserved")
-        where = f"step {raw['name']}"
-        gate = tuple(_requirement(r, where) for r in raw.get("gate") or ())
-        _unique_codes(gate, f"the gate into {raw['name']}")
-        checklist = tuple(_checklist_item(c, where) for c in raw.get("checklist") or ())
-        steps.append(Step(name=raw["name"], phase=raw["phase"], gate=gate, checklist=checklist))
-    names = [s.name for s in steps]
-    if len(set(names)) != len(names) or len(names) < 2:
-        raise ValueError("a process needs at least two steps with distinct names")
-    recommendations = tuple(_requirement(r, "recommendations") for r in data.get("recommendations") or ())
-    _unique_codes(recommendations, "recommendations")
-    return ProcessDefinition(key=data["key"], version=int(data["version"]), title=data["title"],
-                             phases=phases, steps=tuple(steps), recommendations=recommendations,
-                             settings=dict(data.get("settings") or {}))
+def compile_definition(spec: ProcessSpec, *, key: str, version: int, rules: RuleEnvironment) -> ProcessDefinition:
+    """A checked, compiled definition; DefinitionInvalid lists every problem with its pointer."""
+    return _Compiler(spec, rules).compile(key, version)

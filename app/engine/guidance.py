@@ -1,11 +1,9 @@
 """Guidance for a rep: the step's checklist, the next gate, and what the method recommends."""
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from app.engine.definition import ProcessDefinition
-from app.engine.gates import Finding, GateResult, evaluate_gate, find_unmet, is_met
+from app.engine.gates import Facts, Finding, GateResult, evaluate_gate, find_unmet, is_met
 
 
 @dataclass(frozen=True)
@@ -29,16 +27,15 @@ class Guidance:
     recommendations: tuple[Finding, ...]
 
 
-def guide(definition: ProcessDefinition, *, step: str, status: str,
-          document: Mapping[str, Any]) -> Guidance:
+def guide(definition: ProcessDefinition, *, step: str, status: str, facts: Facts) -> Guidance:
     """The guidance for an opportunity standing at a step with a status."""
     current = definition.step(step)
-    checklist = tuple(ChecklistEntry(item.text, None if item.check is None else is_met(item.check, document))
+    checklist = tuple(ChecklistEntry(item.text, None if item.check is None else is_met(item.check, facts))
                       for item in current.checklist)
     following = definition.next_step(step) if status == "open" else None
-    next_gate = evaluate_gate(definition.step(following), document) if following else None
+    next_gate = evaluate_gate(definition.step(following), facts) if following else None
     recommendations: list[Finding] = []
     if status in ("open", "won"):  # a closed deal needs no advice until it is reopened
-        recommendations, _ = find_unmet(definition.recommendations, document, step)
+        recommendations, _, _ = find_unmet(definition.recommendations, facts, step)
     return Guidance(step=step, phase=current.phase, status=status, checklist=checklist,
                     next_step=following, next_gate=next_gate, recommendations=tuple(recommendations))

@@ -1,29 +1,32 @@
 """The shared state machine of a process definition and the moves it allows."""
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from transitions import EventData, Machine, MachineError
 
 from app.engine.definition import DISQUALIFY_CODES, OUTCOMES, ProcessDefinition
-from app.engine.gates import GateResult, evaluate_gate
-from app.errors import DomainError, GateBlocked, InvalidInput, MoveNotAllowed, ReasonRequired
+from app.engine.gates import Facts, GateResult, evaluate_gate
+from app.errors import DomainError, Forbidden, GateBlocked, InvalidInput, MoveNotAllowed, ReasonRequired
 
 
 class _Move:
     """The light model a trigger runs on: where the opportunity stands and what it carries."""
 
-    __slots__ = ("state", "resume_step", "document", "reason", "reason_code", "gates", "refusal")
+    __slots__ = ("state", "resume_step", "facts", "reason", "reason_code", "override", "role", "gates",
+                 "overridden", "refusal")
 
-    def __init__(self, state: str, resume_step: str, document: Mapping[str, Any],
-                 reason: str | None, reason_code: str | None) -> None:
+    def __init__(self, state: str, resume_step: str, facts: Facts, reason: str | None,
+                 reason_code: str | None, override: str | None, role: str | None) -> None:
         self.state = state
         self.resume_step = resume_step
-        self.document = document
+        self.facts = facts
         self.reason = reason
         self.reason_code = reason_code
+        self.override = override
+        self.role = role
         self.gates: list[GateResult] = []
+        self.overridden: tuple[str, ...] = ()
         self.refusal: DomainError | None = None
 
 
@@ -36,6 +39,7 @@ class MoveResult:
     to_step: str
     status: str
     gates: tuple[GateResult, ...]
+    overridden: tuple[str, ...] = ()  # blocking requirements an override passed over
 
 
 class ProcessMachine:
@@ -67,9 +71,13 @@ class ProcessMachine:
         """Every state a move can name from this one."""
         return [t.removeprefix("to_") for t in self._machine.get_triggers(state)]
 
-    def move(self, *, step: str, status: str, to: str, reason: str | None,
-             document: Mapping[str, Any], reason_code: str | None = None) -> MoveResult:
-        """Apply the process to a requested move (`next` is the following step); raise its refusal."""
+    def move(self, *, step: str, status: str, to: str, reason: str | None, facts: Facts,
+             reason_code: str | None = None, override: str | None = None, role: str | None = None) -> MoveResult:
+        """Apply the process to a requested move (`next` is the following step); raise its refusal.
+
+        With an `override` (a written justification), a forward move passes blocked gates if the
+        caller's `role` is one the process names and every blocking requirement is overridable.
+        """
         definition = self.definition
         if to == "next":
             following = definition.next_step(step) if status == "open" else None
@@ -81,7 +89,12 @@ class ProcessMachine:
             raise InvalidInput(f"Unknown step {to!r}.",
                                allowed=list(definition.step_names) + list(OUTCOMES))
         state = step if status in ("open", "won") else status
-        model = _Move(state, step, document, reason.strip() if reason else None, reason_code)
+        override = override.strip() if override else None
+        if override and (state not in definition.step_names or self._kind(state, to) != "forward"):
+            raise InvalidInput("An override passes a blocked gate; it applies only to a forward move.",
+                               errors=[{"pointer": "/override", "in": "body",
+                                        "message": "only a forward move can be overridden"}])
+        model = _Move(state, step, facts, reason.strip() if reason else None, reason_code, override, role)
         try:
             moved = self._machine.events[f"to_{to}"].trigger(model)
         except MachineError:
@@ -92,7 +105,7 @@ class ProcessMachine:
             raise model.refusal
         return MoveResult(kind=self._kind(state, to), from_step=step,
                           to_step=to if to not in OUTCOMES else step,
-                          status=self._status_after(to), gates=tuple(model.gates))
+                          status=self._status_after(to), gates=tuple(model.gates), overridden=model.overridden)
 
     def _kind(self, state: str, to: str) -> str:
         if to in OUTCOMES:
@@ -117,10 +130,12 @@ class ProcessMachine:
         model: _Move = event.model
         for step in self.definition.crossed(model.state, event.transition.dest):
             if step.gate:
-                model.gates.append(evaluate_gate(step, model.document))
+                model.gates.append(evaluate_gate(step, model.facts))
         failed = [g for g in model.gates if not g.passed]
         if not failed:
             return True
+        if model.override:
+            return self._override(model)
         # The first failing gate stops the move; the answer lists everything missing on the
         # way to the target, each requirement once, under the first gate that asks for it.
         unmet: dict[str, dict[str, Any]] = {}
@@ -135,6 +150,23 @@ class ProcessMachine:
             step=failed[0].step, passed=False, unmet=list(unmet.values()),
             gates=[g.as_dict() for g in model.gates])
         return False
+
+    def _override(self, model: _Move) -> bool:
+        blocking = {f.code: f for g in model.gates for f in g.unmet if f.severity == "block"}
+        fixed = sorted(code for code, f in blocking.items() if not f.overridable)
+        if fixed:
+            model.refusal = GateBlocked(
+                "These requirements cannot be overridden; record what they ask for: " + ", ".join(fixed) + ".",
+                step=next(g.step for g in model.gates if not g.passed), passed=False,
+                unmet=[asdict(f) for f in blocking.values()], gates=[g.as_dict() for g in model.gates])
+            return False
+        if model.role not in self.definition.override_roles:
+            model.refusal = Forbidden(f"A {model.role} may not override a gate of this process; it lets "
+                                      + (", ".join(self.definition.override_roles) or "no role") + " do so.",
+                                      allowed=list(self.definition.override_roles))
+            return False
+        model.overridden = tuple(blocking)
+        return True
 
     def _has_reason(self, event: EventData) -> bool:
         model: _Move = event.model
@@ -169,13 +201,14 @@ class ProcessMachine:
         return False
 
 
-_MACHINES: dict[tuple[str, int], ProcessMachine] = {}
+# Keyed by the definition object, which the entry keeps alive (so its id is never reused):
+# two workspaces may each have a version 2 of "complex-sale" with different gates.
+_MACHINES: dict[int, tuple[ProcessDefinition, ProcessMachine]] = {}
 
 
 def machine_for(definition: ProcessDefinition) -> ProcessMachine:
-    """The cached machine of a published definition (built once per key and version)."""
-    key = (definition.key, definition.version)
-    machine = _MACHINES.get(key)
-    if machine is None:
-        machine = _MACHINES[key] = ProcessMachine(definition)
-    return machine
+    """The machine of a published definition, built once and shared by all its opportunities."""
+    entry = _MACHINES.get(id(definition))
+    if entry is None:
+        entry = _MACHINES[id(definition)] = (definition, ProcessMachine(definition))
+    return entry[1]

@@ -16,6 +16,7 @@ from app.identity.models import User
 EVERYONE = ("rep", "manager", "ops", "admin", "integration")
 SELLERS = ("rep", "manager", "admin", "integration")  # who writes opportunities and their records
 ADMINS = ("admin",)
+OPS = ("ops", "admin")  # who configures processes
 
 
 def policy(roles: tuple[str, ...], opportunity: str | None = None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from app.db import utcnow
 from app.identity.keys import new_key
 from app.errors import Conflict, InvalidInput, NotFound
 from app.identity.models import ApiKey, AuditEntry, Team, User, Workspace
+from app.processes.service import seed_default_process
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ def bootstrap(session: Session, *, workspace_name: str, handle: str) -> tuple[Wo
     session.add(workspace)
     session.flush()
     admin = add_user(session, workspace.id, handle=handle, name=handle, role="admin")
+    seed_default_process(session, workspace.id, handle)
     return workspace, issue_key(session, admin)[1]
 
 

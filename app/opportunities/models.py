@@ -90,6 +90,9 @@ class HistoryEntry(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     reason_code: Mapped[str | None] = mapped_column(String(50))
     gates: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # A move past a blocked gate: why, and the blocking requirement codes it passed over.
+    override_justification: Mapped[str | None] = mapped_column(Text)
+    overridden: Mapped[list[str] | None] = mapped_column(JSON)
 
     __table_args__ = (
         ForeignKeyConstraint(["workspace_id", "opportunity_id"],

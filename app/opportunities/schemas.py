@@ -99,6 +99,9 @@ class TransitionRequest(Input):
     reason: Reason | None = Field(None, description="Why; required for back moves, lost and "
                                   "reopening, and for disqualified with reason_code other.")
     reason_code: DisqualifyCode | None = Field(None, description="Required to disqualify.")
+    override: Reason | None = Field(None, min_length=1, description=(
+        "A written justification for moving past a blocked gate; allowed to the roles the process "
+        "version names, and only where every blocking requirement is overridable."))
 
 
 class FindingRead(Output):
@@ -110,6 +113,7 @@ class FindingRead(Output):
     step: str = Field(description="The step whose gate holds the requirement.")
     fix: str = Field(description="The API path where the missing record is created.")
     details: dict[str, Any] = Field(default_factory=dict)
+    overridable: bool = Field(True, description="Whether a named role may pass over it with a justification.")
 
 
 class GateRead(Output):
@@ -119,6 +123,7 @@ class GateRead(Output):
     passed: bool
     unmet: list[FindingRead]
     met: list[str]
+    skipped: list[str] = Field(default_factory=list, description="Requirements whose condition did not hold.")
 
 
 class HistoryRead(Output):
@@ -126,7 +131,7 @@ class HistoryRead(Output):
 
     id: uuid.UUID
     seq: int = Field(description="The opportunity's version after the change.")
-    kind: Literal["create", "forward", "back", "lost", "disqualified", "reopen"]
+    kind: Literal["create", "forward", "back", "lost", "disqualified", "reopen", "migrate"]
     from_step: str | None
     from_phase: str | None
     from_status: Status | None
@@ -138,6 +143,8 @@ class HistoryRead(Output):
     reason: str | None
     reason_code: str | None
     gates: list[GateRead]
+    override_justification: str | None = Field(description="Why a blocked gate was passed over.")
+    overridden: list[str] | None = Field(description="The blocking requirement codes the override passed over.")
 
 
 class ChecklistEntryRead(Output):

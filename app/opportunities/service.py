@@ -13,7 +13,7 @@ from uuid6 import uuid7
 from app.caller import Caller
 from app.db import utcnow
 from app.engine.definition import OUTCOMES, ProcessDefinition
-from app.engine.gates import GateResult, evaluate_gate
+from app.engine.gates import Facts, GateResult, evaluate_gate
 from app.engine.guidance import Guidance, guide
 from app.engine.machine import machine_for
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -25,7 +25,7 @@ from app.opportunities.models import HistoryEntry, Opportunity
 from app.opportunities.schemas import OpportunityCreate, OpportunityUpdate
 from app.phases.catalog import RECORD_KINDS
 from app.phases.deploy.plan import create_follow_up_plan
-from app.processes.service import get_definition, latest_definition
+from app.processes.service import get_definition, latest_definition, published_definitions
 
 __all__ = ["get_opportunity", "create_opportunity", "update_opportunity", "list_opportunities",
            "move_opportunity", "evaluate_step_gate", "get_guidance", "list_history"]
@@ -33,7 +33,7 @@ __all__ = ["get_opportunity", "create_opportunity", "update_opportunity", "list_
 
 def create_opportunity(session: Session, caller: Caller, data: OpportunityCreate) -> Opportunity:
     """Open a new opportunity at the first step of the latest version of its process."""
-    definition = latest_definition(data.process)
+    definition = latest_definition(session, caller.workspace_id, data.process)
     first = definition.first_step
     owner = data.owner or caller.actor
     if not may_assign(session, caller, owner):
@@ -101,19 +101,23 @@ def _encode_cursor(last_id: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=")
 
 
-def _check_known(*, phase: str | None, step: str | None) -> None:
-    definition = latest_definition()
-    if phase is not None and phase not in definition.phases:
-        raise InvalidInput(f"Unknown phase {phase!r}.", allowed=list(definition.phases))
-    if step is not None and not definition.has_step(step):
-        raise InvalidInput(f"Unknown step {step!r}.", allowed=list(definition.step_names))
+def _check_known(session: Session, caller: Caller, *, phase: str | None, step: str | None) -> None:
+    if phase is None and step is None:
+        return
+    definitions = published_definitions(session, caller.workspace_id)
+    phases = sorted({p for d in definitions for p in d.phases})
+    steps = sorted({s for d in definitions for s in d.step_names})
+    if phase is not None and phase not in phases:
+        raise InvalidInput(f"Unknown phase {phase!r}.", allowed=phases)
+    if step is not None and step not in steps:
+        raise InvalidInput(f"Unknown step {step!r}.", allowed=steps)
 
 
 def list_opportunities(session: Session, caller: Caller, *, phase: str | None, step: str | None,
                        status: str | None, owner: str | None, limit: int,
                        cursor: str | None) -> tuple[Sequence[Opportunity], str | None]:
     """One page of opportunities in creation order, filtered; and the cursor of the next page."""
-    _check_known(phase=phase, step=step)
+    _check_known(session, caller, phase=phase, step=step)
     query = select(Opportunity).where(Opportunity.workspace_id == caller.workspace_id,
                                       visible_owners(caller, Opportunity.owner))
     if phase is not None:
@@ -144,15 +148,17 @@ _RECORD_MOVE = insert(HistoryEntry.__table__)
 
 
 def move_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID, *, to: str,
-                     reason: str | None, reason_code: str | None, if_match: str | None) -> Opportunity:
+                     reason: str | None, reason_code: str | None, if_match: str | None,
+                     override: str | None = None) -> Opportunity:
     """Move an opportunity as its process allows, and append the move to its history."""
     opportunity = lock_opportunity(session, caller, opportunity_id)
     check_if_match(opportunity, if_match)
-    definition = get_definition(opportunity.process_key, opportunity.process_version)
+    definition = get_definition(session, caller.workspace_id, opportunity.process_key, opportunity.process_version)
     now = utcnow()
     document = OpportunityDocument(session, opportunity, now)
     result = machine_for(definition).move(step=opportunity.step, status=opportunity.status, to=to,
-                                          reason=reason, reason_code=reason_code, document=document)
+                                          reason=reason, reason_code=reason_code, override=override,
+                                          role=caller.role, facts=Facts(document, definition.rules))
     if result.kind == "reopen" and caller.role not in ("manager", "admin"):
         raise Forbidden("Only a manager reopens a lost or disqualified opportunity.")
     moved = {"step": result.to_step, "phase": definition.step(result.to_step).phase, "status": result.status,
@@ -164,7 +170,9 @@ def move_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID
                "from_phase": opportunity.phase, "from_status": opportunity.status,
                "to_step": moved["step"], "to_phase": moved["phase"], "to_status": moved["status"],
                "actor": caller.actor, "at": now, "reason": reason.strip() if reason else None,
-               "reason_code": moved["outcome_reason_code"], "gates": [g.as_dict() for g in result.gates]}
+               "reason_code": moved["outcome_reason_code"], "gates": [g.as_dict() for g in result.gates],
+               "override_justification": override.strip() if result.overridden and override else None,
+               "overridden": list(result.overridden) if result.overridden else None}
     updated = session.execute(_MOVE, {**moved, "workspace_id_": opportunity.workspace_id,
                                       "id_": opportunity.id, "version_": opportunity.version})
     if updated.rowcount != 1:  # the row is locked, so this only guards against a broken lock
@@ -177,29 +185,28 @@ def move_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID
     return opportunity
 
 
-def _read_with_document(session: Session, caller: Caller,
-                        opportunity_id: uuid.UUID) -> tuple[Opportunity, ProcessDefinition, OpportunityDocument]:
-    """An opportunity the caller may read, its process version, and the document its gates read now."""
+def _read_with_facts(session: Session, caller: Caller,
+                     opportunity_id: uuid.UUID) -> tuple[Opportunity, ProcessDefinition, Facts]:
+    """An opportunity the caller may read, its process version, and the facts its gates judge now."""
     opportunity = get_opportunity(session, caller, opportunity_id)
-    definition = get_definition(opportunity.process_key, opportunity.process_version)
-    return opportunity, definition, OpportunityDocument(session, opportunity, utcnow())
+    definition = get_definition(session, caller.workspace_id, opportunity.process_key, opportunity.process_version)
+    return opportunity, definition, Facts(OpportunityDocument(session, opportunity, utcnow()), definition.rules)
 
 
 def evaluate_step_gate(session: Session, caller: Caller, opportunity_id: uuid.UUID,
                        step: str) -> GateResult:
     """Evaluate the gate into a step without moving: the same check a transition makes."""
-    _, definition, document = _read_with_document(session, caller, opportunity_id)
+    _, definition, facts = _read_with_facts(session, caller, opportunity_id)
     if not definition.has_step(step):
         raise NotFound(f"The process {definition.key} has no step {step!r}.",
                        allowed=list(definition.step_names))
-    return evaluate_gate(definition.step(step), document)
+    return evaluate_gate(definition.step(step), facts)
 
 
 def get_guidance(session: Session, caller: Caller, opportunity_id: uuid.UUID) -> tuple[Opportunity, Guidance]:
     """The opportunity and what the method advises for it now."""
-    opportunity, definition, document = _read_with_document(session, caller, opportunity_id)
-    return opportunity, guide(definition, step=opportunity.step, status=opportunity.status,
-                              document=document)
+    opportunity, definition, facts = _read_with_facts(session, caller, opportunity_id)
+    return opportunity, guide(definition, step=opportunity.step, status=opportunity.status, facts=facts)
 
 
 def list_history(session: Session, caller: Caller, opportunity_id: uuid.UUID) -> Sequence[HistoryEntry]:

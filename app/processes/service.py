@@ -1,35 +1,219 @@
-"""Where process definitions come from, by key and version."""
+"""The process store: drafts, published versions, and the compiled definitions opportunities run under."""
 
+from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
+from typing import Any
+import uuid
 
 import yaml
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 import app.phases.checks  # noqa: F401  (registers every requirement kind)
-from app.engine.definition import ProcessDefinition, definition_from_dict
-from app.errors import InvalidInput
+from app.caller import Caller
+from app.db import utcnow
+from app.engine.definition import DefinitionInvalid, ProcessDefinition, compile_definition
+from app.engine.spec import ProcessSpec
+from app.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from app.processes.context import rule_environment
+from app.processes.models import Process, ProcessVersion
 
 DEFAULT_PROCESS_KEY = "complex-sale"
 
+# Published versions never change, so each is compiled once per process and kept.
+_PUBLISHED: dict[tuple[uuid.UUID, str, int], ProcessDefinition] = {}
+
 
 @cache
-def _builtin() -> dict[str, ProcessDefinition]:
+def default_process() -> tuple[str, dict[str, Any]]:
+    """The key and spec of the process every new workspace starts with."""
     text = resources.files("app.phases").joinpath("complex_sale.yaml").read_text(encoding="utf-8")
-    definition = definition_from_dict(yaml.safe_load(text))
-    return {definition.key: definition}
+    spec = yaml.safe_load(text)
+    return spec.pop("key"), spec
 
 
-def latest_definition(key: str = DEFAULT_PROCESS_KEY) -> ProcessDefinition:
-    """The newest version of a process, for new opportunities."""
-    definition = _builtin().get(key)
-    if definition is None:
-        raise InvalidInput(f"Unknown process {key!r}.", allowed=sorted(_builtin()))
+def seed_default_process(session: Session, workspace_id: uuid.UUID, actor: str) -> None:
+    """Give a new workspace the default process as its published version 1."""
+    key, spec = default_process()
+    now = utcnow()
+    session.add(Process(workspace_id=workspace_id, key=key, created_at=now, created_by=actor))
+    session.add(ProcessVersion(workspace_id=workspace_id, process_key=key, version=1, status="published",
+                               spec=spec, revision=1, created_at=now, created_by=actor, updated_at=now,
+                               updated_by=actor, published_at=now, published_by=actor))
+    session.flush()
+
+
+def _errors_at(prefix: str, errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{**e, "pointer": prefix + e["pointer"]} for e in errors]
+
+
+def compile_spec(spec: Mapping[str, Any] | ProcessSpec, *, key: str, version: int) -> ProcessDefinition:
+    """Check and compile a written process; InvalidInput lists every problem at once."""
+    try:
+        parsed = spec if isinstance(spec, ProcessSpec) else ProcessSpec.model_validate(spec)
+        return compile_definition(parsed, key=key, version=version, rules=rule_environment())
+    except ValidationError as invalid:
+        errors = [{"pointer": "/" + "/".join(str(p) for p in e["loc"]), "in": "body", "message": e["msg"]}
+                  for e in invalid.errors()]
+    except DefinitionInvalid as invalid:
+        errors = invalid.errors
+    raise InvalidInput(f"The process has {len(errors)} problem(s); each error names where.", errors=errors)
+
+
+def _version_row(session: Session, workspace_id: uuid.UUID, key: str, version: int) -> ProcessVersion:
+    row = session.get(ProcessVersion, (workspace_id, key, version))
+    if row is None:
+        raise NotFound(f"Process {key} has no version {version}.")
+    return row
+
+
+def get_definition(session: Session, workspace_id: uuid.UUID, key: str, version: int) -> ProcessDefinition:
+    """The published version an opportunity runs under, compiled once and kept."""
+    cached = _PUBLISHED.get((workspace_id, key, version))
+    if cached is not None:
+        return cached
+    row = _version_row(session, workspace_id, key, version)
+    if row.status != "published":
+        raise Conflict(f"Version {version} of {key} is a draft; only published versions run deals.")
+    definition = compile_spec(row.spec, key=key, version=version)
+    _PUBLISHED[(workspace_id, key, version)] = definition
     return definition
 
 
-def get_definition(key: str, version: int) -> ProcessDefinition:
-    """The exact version an opportunity runs under."""
-    definition = latest_definition(key)
-    if definition.version != version:
-        raise LookupError(f"process {key} has no version {version}")
-    return definition
+def latest_version(session: Session, workspace_id: uuid.UUID, key: str) -> int | None:
+    """The newest published version number of a process, or None."""
+    return session.scalar(select(func.max(ProcessVersion.version)).where(
+        ProcessVersion.workspace_id == workspace_id, ProcessVersion.process_key == key,
+        ProcessVersion.status == "published"))
+
+
+def latest_definition(session: Session, workspace_id: uuid.UUID, key: str) -> ProcessDefinition:
+    """The newest published version of a process, for new opportunities."""
+    version = latest_version(session, workspace_id, key)
+    if version is None:
+        known = session.scalars(select(Process.key).where(Process.workspace_id == workspace_id)
+                                .order_by(Process.key)).all()
+        raise InvalidInput(f"No published process {key!r}.", allowed=list(known),
+                           errors=[{"pointer": "/process", "in": "body", "message": "unknown or unpublished process"}])
+    return get_definition(session, workspace_id, key, version)
+
+
+def published_definitions(session: Session, workspace_id: uuid.UUID) -> list[ProcessDefinition]:
+    """The newest published version of every process of the workspace."""
+    rows = session.execute(select(ProcessVersion.process_key, func.max(ProcessVersion.version))
+                           .where(ProcessVersion.workspace_id == workspace_id, ProcessVersion.status == "published")
+                           .group_by(ProcessVersion.process_key)).all()
+    return [get_definition(session, workspace_id, key, version) for key, version in rows]
+
+
+def list_processes(session: Session, caller: Caller) -> list[tuple[Process, list[ProcessVersion]]]:
+    """Every process of the workspace with its versions, oldest first."""
+    processes = session.scalars(select(Process).where(Process.workspace_id == caller.workspace_id)
+                                .order_by(Process.key)).all()
+    versions = session.scalars(select(ProcessVersion).where(ProcessVersion.workspace_id == caller.workspace_id)
+                               .order_by(ProcessVersion.process_key, ProcessVersion.version)).all()
+    by_key: dict[str, list[ProcessVersion]] = {}
+    for row in versions:
+        by_key.setdefault(row.process_key, []).append(row)
+    return [(p, by_key.get(p.key, [])) for p in processes]
+
+
+def get_process(session: Session, caller: Caller, key: str) -> tuple[Process, list[ProcessVersion]]:
+    """One process with its versions."""
+    process = session.get(Process, (caller.workspace_id, key))
+    if process is None:
+        raise NotFound(f"No process {key!r}.")
+    versions = session.scalars(select(ProcessVersion).where(
+        ProcessVersion.workspace_id == caller.workspace_id, ProcessVersion.process_key == key)
+        .order_by(ProcessVersion.version)).all()
+    return process, list(versions)
+
+
+def get_version(session: Session, caller: Caller, key: str, version: int) -> ProcessVersion:
+    """One version of a process as written."""
+    return _version_row(session, caller.workspace_id, key, version)
+
+
+def _stored(spec: ProcessSpec) -> dict[str, Any]:
+    return spec.model_dump(mode="json", exclude_defaults=True)
+
+
+def create_process(session: Session, caller: Caller, key: str, spec: ProcessSpec) -> ProcessVersion:
+    """A new process whose version 1 is a draft."""
+    if session.get(Process, (caller.workspace_id, key)) is not None:
+        raise Conflict(f"A process {key!r} exists; add a version to it instead.")
+    compile_spec(spec, key=key, version=1)
+    now = utcnow()
+    session.add(Process(workspace_id=caller.workspace_id, key=key, created_at=now, created_by=caller.actor))
+    session.flush()
+    return _add_version(session, caller, key, 1, spec)
+
+
+def _add_version(session: Session, caller: Caller, key: str, version: int, spec: ProcessSpec) -> ProcessVersion:
+    now = utcnow()
+    row = ProcessVersion(workspace_id=caller.workspace_id, process_key=key, version=version, status="draft",
+                         spec=_stored(spec), revision=1, created_at=now, created_by=caller.actor,
+                         updated_at=now, updated_by=caller.actor)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _lock_process(session: Session, caller: Caller, key: str) -> Process:
+    process = session.scalars(select(Process).where(Process.workspace_id == caller.workspace_id,
+                                                    Process.key == key).with_for_update()).one_or_none()
+    if process is None:
+        raise NotFound(f"No process {key!r}.")
+    return process
+
+
+def create_version(session: Session, caller: Caller, key: str, spec: ProcessSpec) -> ProcessVersion:
+    """A new draft version, numbered after the newest."""
+    _lock_process(session, caller, key)  # numbers are handed out one at a time
+    newest = session.scalar(select(func.max(ProcessVersion.version)).where(
+        ProcessVersion.workspace_id == caller.workspace_id, ProcessVersion.process_key == key)) or 0
+    compile_spec(spec, key=key, version=newest + 1)
+    return _add_version(session, caller, key, newest + 1, spec)
+
+
+def version_etag(row: ProcessVersion) -> str:
+    """The entity tag of a version: it changes with every edit of a draft."""
+    return f'"{row.revision}.{row.process_key}.{row.version}"'
+
+
+def _lock_draft(session: Session, caller: Caller, key: str, version: int, if_match: str | None) -> ProcessVersion:
+    _lock_process(session, caller, key)
+    row = _version_row(session, caller.workspace_id, key, version)
+    if row.status == "published":
+        raise Conflict(f"Version {version} of {key} is published and never changes; create a new version.")
+    if if_match is not None and if_match.strip() not in ("*", version_etag(row)):
+        raise PreconditionFailed(f"If-Match {if_match} does not match the current version {version_etag(row)}; "
+                                 "read the draft again and retry.", current_etag=version_etag(row))
+    return row
+
+
+def update_draft(session: Session, caller: Caller, key: str, version: int, spec: ProcessSpec,
+                 if_match: str | None) -> ProcessVersion:
+    """Replace a draft's content."""
+    row = _lock_draft(session, caller, key, version, if_match)
+    compile_spec(spec, key=key, version=version)
+    row.spec, row.revision = _stored(spec), row.revision + 1
+    row.updated_at, row.updated_by = utcnow(), caller.actor
+    session.flush()
+    return row
+
+
+def publish(session: Session, caller: Caller, key: str, version: int, if_match: str | None) -> ProcessVersion:
+    """Publish a draft: from now on new opportunities run under it, and it never changes."""
+    row = _lock_draft(session, caller, key, version, if_match)
+    latest = latest_version(session, caller.workspace_id, key)
+    if latest is not None and latest > version:
+        raise Conflict(f"Version {latest} of {key} is published; a draft older than it cannot be published.")
+    compile_spec(row.spec, key=key, version=version)
+    now = utcnow()
+    row.status, row.published_at, row.published_by = "published", now, caller.actor
+    row.revision, row.updated_at, row.updated_by = row.revision + 1, now, caller.actor
+    session.flush()
+    return row

@@ -3,16 +3,33 @@
 from collections.abc import Mapping
 from typing import Any
 
-from app.engine.checks import check, days_between, parse_time
+from pydantic import Field
 
-UNSETTLED = ("open", "qualified")
+from app.engine.checks import Params, check, days_between, parse_time
+from app.phases.deploy.schemas import ObjectionStatus
+from app.phases.discover.checks import DaysParams
+from app.phases.discover.schemas import Role
+
+UNSETTLED = ["open", "qualified"]
+
+
+class RolesParams(Params):
+    """The stakeholder roles that decide."""
+
+    roles: list[Role] = Field(min_length=1)
+
+
+class ObjectionStatusParams(Params):
+    """The objection statuses that count as unsettled."""
+
+    statuses: list[ObjectionStatus] = Field(UNSETTLED, min_length=1)
 
 
 def _deciders(document: Mapping[str, Any], roles: list[str]) -> set[str]:
     return {s["id"] for s in document["stakeholders"] if s["role"] in roles}
 
 
-@check("presented_to_decision_maker")
+@check("presented_to_decision_maker", RolesParams)
 def presented_to_decision_maker(document: Mapping[str, Any],
                                 params: Mapping[str, Any]) -> dict[str, Any] | None:
     """A presentation was delivered to an audience including one of `roles`."""
@@ -23,7 +40,7 @@ def presented_to_decision_maker(document: Mapping[str, Any],
     return {"presentations_delivered": len(delivered), "roles": params["roles"]}
 
 
-@check("audiences_include_decision_maker")
+@check("audiences_include_decision_maker", RolesParams)
 def audiences_include_decision_maker(document: Mapping[str, Any],
                                      params: Mapping[str, Any]) -> dict[str, Any] | None:
     """Every presentation's audience includes one of `roles`."""
@@ -32,19 +49,19 @@ def audiences_include_decision_maker(document: Mapping[str, Any],
     return {"presentations": lacking} if lacking else None
 
 
-def _unsettled(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [o for o in document["objections"] if o["status"] in UNSETTLED]
+def _unsettled(document: Mapping[str, Any], statuses: list[str] = UNSETTLED) -> list[Mapping[str, Any]]:
+    return [o for o in document["objections"] if o["status"] in statuses]
 
 
-@check("objections_settled")
+@check("objections_settled", ObjectionStatusParams)
 def objections_settled(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """No objection is still open or merely qualified."""
+    """No objection has a status in `statuses` (by default: still open or merely qualified)."""
     unsettled = [{"id": o["id"], "statement": o["statement"], "status": o["status"]}
-                 for o in _unsettled(document)]
+                 for o in _unsettled(document, params["statuses"])]
     return {"objections": unsettled} if unsettled else None
 
 
-@check("objections_fresh")
+@check("objections_fresh", DaysParams, settings={"days": "objection_open_days"})
 def objections_fresh(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
     """No unsettled objection is older than `days`."""
     stale = [{"id": o["id"], "statement": o["statement"],

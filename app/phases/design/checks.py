@@ -3,7 +3,15 @@
 from collections.abc import Mapping
 from typing import Any
 
-from app.engine.checks import check
+from pydantic import Field
+
+from app.engine.checks import Params, check
+
+
+class HorizonParams(Params):
+    """Months within which the problems' cost must pay the price back."""
+
+    horizon_months: int = Field(ge=1, le=600)
 
 # How many times a cost recurs in a month.
 _PER_MONTH = {"month": 1.0, "year": 1 / 12}
@@ -62,13 +70,14 @@ def price_within_budget(document: Mapping[str, Any], params: Mapping[str, Any]) 
             "over_by": price - known_budget["amount"]}
 
 
-@check("price_paid_back")
+@check("price_paid_back", HorizonParams, settings={"horizon_months": "payback_horizon_months"})
 def price_paid_back(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The cost of the problems the scope solves pays its price back within `horizon_months`."""
+    """The cost of the problems the scope solves pays its price back within `horizon_months`
+    (default: the process's payback horizon)."""
     items, known = document["scope_items"], _known_problems(document)
     if not items:
         return None
-    horizon = int(params["horizon_months"])
+    horizon = params["horizon_months"]
     price, currencies = _price(items)
     solved = [known[p] for p in {p for i in items for p in i["problem_ids"]} if p in known]
     costs = [p["cost"] for p in solved if p["cost"]]

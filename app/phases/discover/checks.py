@@ -3,14 +3,35 @@
 from collections.abc import Mapping
 from typing import Any
 
-from app.engine.checks import check, days_between, parse_time
+from pydantic import Field
+
+from app.engine.checks import Params, check, days_between, parse_time
+from app.phases.discover.schemas import ActivityKind, Role
 
 
-@check("stakeholder_role")
+class StakeholderRoleParams(Params):
+    """How many stakeholders, with which roles (any role when none is named)."""
+
+    roles: list[Role] = []
+    min: int = Field(1, ge=1, le=1000)
+
+
+class ActivityParams(Params):
+    """Which kinds of contact count."""
+
+    kinds: list[ActivityKind] = Field(min_length=1)
+
+
+class DaysParams(Params):
+    """A number of days."""
+
+    days: int = Field(ge=1, le=3650)
+
+
+@check("stakeholder_role", StakeholderRoleParams)
 def stakeholder_role(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
     """At least `min` stakeholders hold one of `roles` (any role when none is named)."""
-    roles = set(params.get("roles") or ())
-    needed = int(params.get("min", 1))
+    roles, needed = set(params["roles"]), params["min"]
     found = sum(1 for s in document["stakeholders"] if not roles or s["role"] in roles)
     if found >= needed:
         return None
@@ -24,7 +45,7 @@ def meeting_objective_set(document: Mapping[str, Any], params: Mapping[str, Any]
     return None if any(p["objective"].strip() for p in plans) else {"meeting_plans": len(plans)}
 
 
-@check("activity_logged")
+@check("activity_logged", ActivityParams)
 def activity_logged(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
     """A contact of one of `kinds` took place (no later than now)."""
     kinds = set(params["kinds"])
@@ -33,9 +54,10 @@ def activity_logged(document: Mapping[str, Any], params: Mapping[str, Any]) -> d
     return None if logged else {"kinds": sorted(kinds), "activities": len(document["activities"])}
 
 
-@check("activity_recent")
+@check("activity_recent", DaysParams, settings={"days": "stale_activity_days"})
 def activity_recent(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Some contact with the customer within `days`, counted from entering the current step."""
+    """Some contact with the customer within `days` (default: the process's stale-activity threshold),
+    counted from entering the current step."""
     now = document["now"]
     held = [a["occurred_at"] for a in document["activities"] if parse_time(a["occurred_at"]) <= parse_time(now)]
     last = max(held, key=parse_time) if held else None

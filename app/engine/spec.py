@@ -1,0 +1,85 @@
+"""The written form of a process version, as sales ops send it in JSON or keep it in YAML."""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StrictStr
+
+from app.schemas import Input, Name, Slug
+
+Code = Annotated[StrictStr, Field(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$",
+                                  description="A stable code, such as diagnose.problem_cost_quantified.")]
+Expression = Annotated[StrictStr, Field(min_length=1, max_length=4_000,
+                                        description="A CEL expression over the evaluation context.")]
+Message = Annotated[StrictStr, Field(min_length=1, max_length=1_000)]
+Severity = Literal["block", "warn"]
+OverrideRole = Literal["rep", "manager", "admin", "integration"]
+TaskKind = Literal["paperwork", "sales_report", "check_in", "back_office", "other"]
+
+
+class RequirementSpec(Input):
+    """One condition of a gate: a built-in `kind` with `params`, or a CEL `rule`; optionally only
+    `when` a condition holds."""
+
+    code: Code
+    kind: StrictStr | None = Field(None, max_length=50, description="A built-in kind (see GET /v1/processes/kinds).")
+    params: dict[str, Any] = Field(default_factory=dict, description="The built-in kind's parameters.")
+    rule: Expression | None = Field(None, description="A CEL expression that must be true.")
+    when: Expression | None = Field(None, description="A CEL condition: the requirement applies only when true.")
+    message: Message
+    fix: StrictStr = Field("", max_length=500, description="Where to record what is missing; "
+                                                           "{opportunity_id} is filled in.")
+    severity: Severity = "block"
+    overridable: bool = Field(True, description="Whether a named role may pass over it with a justification.")
+
+
+class ChecklistItemSpec(Input):
+    """Advice for a step; with a `kind` or `rule`, the records tell whether it is done."""
+
+    text: Message
+    kind: StrictStr | None = Field(None, max_length=50)
+    params: dict[str, Any] = Field(default_factory=dict)
+    rule: Expression | None = None
+
+
+class StepSpec(Input):
+    """A step of the sale in its phase, with its checklist."""
+
+    name: Slug
+    phase: Slug
+    checklist: list[ChecklistItemSpec] = Field(default_factory=list, max_length=50)
+
+
+class FollowUpTaskSpec(Input):
+    """A task the won deal creates for its owner, due some days after the acceptance."""
+
+    kind: TaskKind
+    due_days: int = Field(ge=0, le=3650)
+    title: Name
+
+
+class SettingsSpec(Input):
+    """Figures the built-in kinds default to, and the follow-up plan of a won deal."""
+
+    payback_horizon_months: int = Field(36, ge=1, le=600)
+    stale_activity_days: int = Field(21, ge=1, le=3650)
+    objection_open_days: int = Field(14, ge=1, le=3650)
+    follow_up_plan: list[FollowUpTaskSpec] = Field(default_factory=list, max_length=50)
+
+
+class OverridesSpec(Input):
+    """Who may move a deal past a blocked gate, with a written justification."""
+
+    roles: list[OverrideRole] = Field(default_factory=lambda: ["manager", "admin"])
+
+
+class ProcessSpec(Input):
+    """A process version: phases, ordered steps, the gate into each step, recommendations, settings."""
+
+    title: Name
+    phases: list[Slug] = Field(min_length=1, max_length=20)
+    steps: list[StepSpec] = Field(min_length=2, max_length=50)
+    gates: dict[Annotated[str, Field(max_length=100)], Annotated[list[RequirementSpec], Field(max_length=100)]] = \
+        Field(default_factory=dict, description="The requirements of the gate into each step, by step name.")
+    recommendations: list[RequirementSpec] = Field(default_factory=list, max_length=100)
+    settings: SettingsSpec = Field(default_factory=SettingsSpec)
+    overrides: OverridesSpec = Field(default_factory=OverridesSpec)
