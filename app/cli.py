@@ -2,6 +2,7 @@
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 import yaml
@@ -52,6 +53,96 @@ def bootstrap(workspace: str = typer.Option("My company", help="The workspace's 
     typer.echo(f"Workspace {created.name!r} ({created.id}), administrator {handle!r}.")
     typer.echo("API key (shown once; keep it secret):")
     typer.echo(key)
+
+
+process = typer.Typer(help="Process versions as YAML files, through the API (DEALGATE_URL, DEALGATE_KEY).",
+                      no_args_is_help=True)
+cli.add_typer(process, name="process")
+
+UrlOption = typer.Option("http://127.0.0.1:8000", envvar="DEALGATE_URL", help="Where the API answers.")
+KeyOption = typer.Option(..., envvar="DEALGATE_KEY", help="An API key of an ops user or an administrator.")
+
+
+def _fail(error: Exception) -> NoReturn:
+    from app.process_files import ApiError
+
+    if isinstance(error, ApiError):
+        typer.echo(f"Refused ({error.status}): {error}", err=True)
+        for item in error.problem.get("errors", []):
+            where = item.get("pointer", "")
+            if item.get("line"):
+                where += f" (line {item['line']}, column {item['column']})"
+            typer.echo(f"  {where}: {item.get('message')}", err=True)
+    else:
+        typer.echo(f"Cannot reach the API: {error}", err=True)
+    raise typer.Exit(1)
+
+
+@process.command("export")
+def export_process(key: str, version: int = typer.Option(None, help="A version number (default: the latest "
+                                                                     "published one)."),
+                   url: str = UrlOption, api_key: str = KeyOption) -> None:
+    """Print a process version as YAML."""
+    from app.process_files import Api, ApiError, as_file, to_yaml
+
+    api = Api(url, api_key)
+    try:
+        chosen = version or api.call("GET", f"/v1/processes/{key}")["latest_published"]
+        if chosen is None:
+            typer.echo(f"Process {key} has no published version; name one with --version.", err=True)
+            raise typer.Exit(1)
+        found = api.call("GET", f"/v1/processes/{key}/versions/{chosen}")
+    except (ApiError, OSError) as error:
+        _fail(error)
+    typer.echo(to_yaml(as_file(key, found["spec"])), nl=False)
+
+
+@process.command("apply")
+def apply_process(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="A process YAML file."),
+                  publish: bool = typer.Option(False, "--publish", help="Publish the new version at once."),
+                  url: str = UrlOption, api_key: str = KeyOption) -> None:
+    """Validate a process file, show how it differs from the newest version, store it as a draft."""
+    from app.engine.spec import ProcessSpec
+    from app.errors import InvalidInput
+    from app.process_files import Api, ApiError, as_file, difference, to_yaml
+    from app.processes.service import compile_spec
+
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(document, dict) or not isinstance(document.get("key"), str):
+        typer.echo(f"{path} must be a YAML mapping with a 'key'.", err=True)
+        raise typer.Exit(1)
+    key = document.pop("key")
+    try:
+        compile_spec(document, key=key, version=1)
+    except InvalidInput as invalid:
+        _fail(ApiError(invalid.status, {"detail": invalid.detail, **invalid.extensions}))
+    spec = ProcessSpec.model_validate(document).model_dump(mode="json")
+    api = Api(url, api_key)
+    try:
+        try:
+            versions = api.call("GET", f"/v1/processes/{key}")["versions"]
+        except ApiError as error:
+            if error.status != 404:
+                raise
+            versions = []
+        if versions:
+            newest = api.call("GET", f"/v1/processes/{key}/versions/{versions[-1]['version']}")
+            change = difference(to_yaml(as_file(key, newest["spec"])), to_yaml(as_file(key, spec)),
+                                f"{key} version {newest['version']}", str(path))
+            if not change:
+                typer.echo(f"{path} is the same as {key} version {newest['version']}; nothing to store.")
+                return
+            typer.echo(change, nl=False)
+            created = api.call("POST", f"/v1/processes/{key}/versions", spec)
+        else:
+            created = api.call("POST", "/v1/processes", {"key": key, **spec})
+            typer.echo(f"New process {key}.")
+        typer.echo(f"Stored {key} version {created['version']} as a draft.")
+        if publish:
+            api.call("POST", f"/v1/processes/{key}/versions/{created['version']}/publish")
+            typer.echo(f"Published {key} version {created['version']}.")
+    except (ApiError, OSError) as error:
+        _fail(error)
 
 
 @cli.command()

@@ -176,9 +176,10 @@ class _Compiler:
         seen = self.by_code.get(spec.code)
         if seen is None:
             self.by_code[spec.code] = (requirement, pointer)
-        elif not seen[0].same_as(requirement):
+        elif not seen[0].same_as(requirement) and seen[1].rsplit("/", 1)[0] != pointer.rsplit("/", 1)[0]:
             self.error(f"{pointer}/code", f"duplicate code {spec.code!r}: {seen[1]} uses it for another "
                                           "requirement (a code may repeat only for the same requirement)")
+        # (two uses in one gate are reported by the gate)
         return requirement
 
     def gate(self, step: str, specs: list[RequirementSpec]) -> tuple[Requirement, ...]:

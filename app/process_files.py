@@ -1,0 +1,65 @@
+"""Process versions as YAML files, and the small HTTP client the command line uses to apply them."""
+
+import difflib
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import yaml
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes repeated requirements in full rather than as YAML anchors."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def to_yaml(document: dict[str, Any]) -> str:
+    """A process (key and content) as YAML, in a stable order."""
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
+
+
+def as_file(key: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """The file form of a version: its key first, then its content."""
+    return {"key": key, **spec}
+
+
+def difference(old: str, new: str, old_name: str, new_name: str) -> str:
+    """A unified diff of two YAML texts ('' when equal)."""
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                        fromfile=old_name, tofile=new_name))
+
+
+class ApiError(Exception):
+    """A problem+json answer from the API."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        super().__init__(problem.get("detail") or f"HTTP {status}")
+        self.status = status
+        self.problem = problem
+
+
+class Api:
+    """JSON over HTTP with an API key."""
+
+    def __init__(self, url: str, key: str) -> None:
+        self.url = url.rstrip("/")
+        self.key = key
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        """Send a request; the decoded answer, or ApiError."""
+        request = urllib.request.Request(
+            self.url + path, method=method, data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self.key}", "Content-Type": "application/json",
+                     "Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=600) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            try:
+                problem = json.loads(error.read())
+            except ValueError:
+                problem = {"detail": f"HTTP {error.code}"}
+            raise ApiError(error.code, problem) from None
