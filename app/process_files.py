@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from app.engine.spec import ProcessSpec
+
 
 class _Dumper(yaml.SafeDumper):
     """Writes repeated requirements in full rather than as YAML anchors."""
@@ -22,8 +24,8 @@ def to_yaml(document: dict[str, Any]) -> str:
 
 
 def as_file(key: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """The file form of a version: its key first, then its content."""
-    return {"key": key, **spec}
+    """The file form of a version: its key first, then its content, without the fields left unset."""
+    return {"key": key, **ProcessSpec.model_validate(spec).model_dump(mode="json", exclude_none=True)}
 
 
 def difference(old: str, new: str, old_name: str, new_name: str) -> str:

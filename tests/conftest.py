@@ -1,6 +1,10 @@
 """Fixtures: every test runs against SQLite and PostgreSQL, migrated by Alembic, over HTTP."""
 
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -8,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import psycopg
 import pytest
 from alembic import command
@@ -196,3 +201,36 @@ def move(client: TestClient, opportunity_id: str, to: str, reason: str | None = 
     body = {"to": to} if reason is None else {"to": to, "reason": reason}
     return client.post(f"/v1/opportunities/{opportunity_id}/transitions", json=body,
                        headers=headers)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(backend: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A uvicorn server on a fresh, migrated, bootstrapped database; yields its URL and the key."""
+    with fresh_database(backend, tmp_path) as url:
+        command.upgrade(alembic_config(url), "head")
+        env = {**os.environ, "DEALGATE_DATABASE_URL": url}
+        printed = subprocess.run([sys.executable, "-m", "app.cli", "admin", "bootstrap", "--if-empty"],
+                                 cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+        key = printed.strip().splitlines()[-1]
+        port = _free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app", "--port", str(port),
+             "--log-level", "warning"], cwd=ROOT, env=env)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(100):
+                try:
+                    httpx2.get(f"{base}/openapi.json", timeout=1)
+                    break
+                except httpx2.TransportError:
+                    time.sleep(0.1)
+            yield base, key
+        finally:
+            process.terminate()
+            process.wait(timeout=10)

@@ -2,51 +2,11 @@
 
 import os
 import re
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx2
-import pytest
-from alembic import command
 
-from tests.conftest import ROOT, alembic_config, fresh_database
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def server(backend: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """A uvicorn server on a fresh, migrated, bootstrapped database; yields its URL and the key."""
-    with fresh_database(backend, tmp_path) as url:
-        command.upgrade(alembic_config(url), "head")
-        env = {**os.environ, "DEALGATE_DATABASE_URL": url}
-        printed = subprocess.run([sys.executable, "-m", "app.cli", "admin", "bootstrap", "--if-empty"],
-                                 cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
-        key = printed.strip().splitlines()[-1]
-        port = _free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app", "--port", str(port),
-             "--log-level", "warning"], cwd=ROOT, env=env)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(100):
-                try:
-                    httpx2.get(f"{base}/openapi.json", timeout=1)
-                    break
-                except httpx2.TransportError:
-                    time.sleep(0.1)
-            yield base, key
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+from tests.conftest import ROOT
 
 
 def test_the_walkthrough_drives_a_deal_from_planning_to_won(server: tuple[str, str]) -> None:

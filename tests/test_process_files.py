@@ -1,0 +1,72 @@
+"""`dealgate process export` and `apply`: a process kept in version control, applied through the API."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx2
+import yaml
+
+from app.engine.spec import ProcessSpec
+from tests.conftest import ROOT
+
+
+def dealgate(server: tuple[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the command line against the server."""
+    base, key = server
+    return subprocess.run([sys.executable, "-m", "app.cli", "process", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "DEALGATE_URL": base, "DEALGATE_KEY": key})
+
+
+def test_export_apply_round_trip_diff_and_publish(server: tuple[str, str], tmp_path: Path) -> None:
+    base, key = server
+    auth = {"Authorization": f"Bearer {key}"}
+    exported = dealgate(server, "export", "complex-sale")
+    assert exported.returncode == 0, exported.stderr
+    document = yaml.safe_load(exported.stdout)
+    stored = httpx2.get(f"{base}/v1/processes/complex-sale/versions/1", headers=auth).json()["spec"]
+    assert ProcessSpec.model_validate({k: v for k, v in document.items() if k != "key"}) \
+        == ProcessSpec.model_validate(stored) and document["key"] == "complex-sale"
+
+    path = tmp_path / "complex-sale.yaml"
+    path.write_text(exported.stdout, encoding="utf-8")
+    same = dealgate(server, "apply", str(path))
+    assert same.returncode == 0 and "nothing to store" in same.stdout
+
+    document["gates"]["opening"].append({"code": "ops.two_people", "rule": "stakeholders.size() >= 2",
+                                         "message": "Name two people before opening."})
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    applied = dealgate(server, "apply", str(path), "--publish")
+    assert applied.returncode == 0, applied.stderr
+    added = [line for line in applied.stdout.splitlines() if line.startswith("+ ")]
+    assert "rule: stakeholders.size() >= 2" in "".join(added) and "code: ops.two_people" in "".join(added)
+    assert "Stored complex-sale version 2 as a draft." in applied.stdout and "Published complex-sale version 2." in applied.stdout
+    process = httpx2.get(f"{base}/v1/processes/complex-sale", headers=auth).json()
+    assert process["latest_published"] == 2
+    again = dealgate(server, "export", "complex-sale")
+    exported_again = yaml.safe_load(again.stdout)
+    assert exported_again.pop("key") == document.pop("key")
+    assert ProcessSpec.model_validate(exported_again) == ProcessSpec.model_validate(document)  # applied = exported
+    assert "rule: null" not in again.stdout
+
+
+def test_apply_refuses_an_invalid_file_with_every_error_and_stores_nothing(server: tuple[str, str],
+                                                                           tmp_path: Path) -> None:
+    base, key = server
+    path = tmp_path / "renewal.yaml"
+    path.write_text(yaml.safe_dump({
+        "key": "renewal", "title": "Renewal", "phases": ["renew"],
+        "steps": [{"name": "review", "phase": "renew"}, {"name": "renewed", "phase": "later"}],
+        "gates": {"renewed": [{"code": "renewal.usage", "rule": "account_profile.usage > 0", "message": "m"}]}}))
+    refused = dealgate(server, "apply", str(path))
+    assert refused.returncode == 1
+    assert "/steps/1/phase: unknown phase 'later'" in refused.stderr
+    assert "/gates/renewed/0/rule (line 1, column 16): rule: undefined field 'usage'" in refused.stderr
+    listed = httpx2.get(f"{base}/v1/processes", headers={"Authorization": f"Bearer {key}"}).json()["items"]
+    assert [p["key"] for p in listed] == ["complex-sale"]
+
+    path.write_text(path.read_text().replace("phase: later", "phase: renew").replace("usage > 0", "budget != null"))
+    created = dealgate(server, "apply", str(path))
+    assert created.returncode == 0, created.stderr
+    assert "New process renewal." in created.stdout and "version 1 as a draft" in created.stdout
