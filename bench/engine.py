@@ -12,10 +12,11 @@ from typing import Any
 
 from transitions import Machine
 
-from app.engine.definition import OUTCOMES
+from app.engine.definition import OUTCOMES, ProcessDefinition
+from app.engine.gates import Facts
 from app.engine.machine import ProcessMachine, machine_for
 from app.phases.catalog import RECORD_KINDS
-from app.processes.service import latest_definition
+from app.processes.service import compile_spec, default_process
 
 OPPORTUNITY_ID = str(uuid.UUID(int=1))
 STAMP = "2026-01-05T09:00:00Z"
@@ -74,10 +75,16 @@ def document() -> dict[str, Any]:
     }
 
 
+def default_definition() -> ProcessDefinition:
+    """The default process as every workspace starts with it."""
+    key, spec = default_process()
+    return compile_spec(spec, key=key, version=1)
+
+
 def check_engine_move(machine: ProcessMachine, doc: dict[str, Any]) -> None:
     """Check that the move passes every gate it crosses, so the timing is of a real forward move."""
     result = machine.move(step="questioning", status="open", to="presentation", reason=None,
-                          document=doc)
+                          facts=Facts(doc, machine.definition.rules))
     if result.kind != "forward" or not result.gates or not all(g.passed for g in result.gates):
         raise SystemExit(f"the engine did not move forward through the gates: {result}")
 
@@ -98,14 +105,15 @@ def best_microseconds(call: Callable[[], object], repeat: int, number: int) -> f
 def main() -> int:
     """Time both, print µs per call and the ratio, and check the shared machine holds no model."""
     args = parse_args()
-    definition = latest_definition()
+    definition = default_definition()
     machine = machine_for(definition)
     doc = document()
     check_engine_move(machine, doc)
     bare, model = bare_trigger(list(definition.step_names) + list(OUTCOMES))
 
     def move() -> None:
-        machine.move(step="questioning", status="open", to="presentation", reason=None, document=doc)
+        machine.move(step="questioning", status="open", to="presentation", reason=None,
+                     facts=Facts(doc, definition.rules))
 
     def fire() -> None:
         model.state = "questioning"

@@ -1,30 +1,54 @@
 """Gate evaluation: which requirements of a step are unmet, and how to meet them."""
 
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from app.engine.checks import CHECKS
 from app.engine.definition import Requirement, Step
-from app.engine.rules import RuleEnvironment
+from app.engine.rules import Rule, RuleEnvironment
+
+Fingerprint = Callable[[str], Hashable | None]
 
 
 class Facts:
-    """What gates judge: the document, and (built on first use) its binding for CEL rules."""
+    """What gates judge: the document, and its binding for CEL rules.
 
-    __slots__ = ("document", "_rules", "_activation")
+    `fingerprint` names what each part of the document is (None: unknown). When every part a rule
+    may read but `now` has one, the rule runs on a binding kept from earlier evaluations of the
+    same data, which has converted it already; otherwise on this evaluation's own binding.
+    """
 
-    def __init__(self, document: Mapping[str, Any], rules: RuleEnvironment | None = None) -> None:
+    __slots__ = ("document", "_rules", "_fingerprint", "_binding", "_kept")
+
+    def __init__(self, document: Mapping[str, Any], rules: RuleEnvironment | None = None,
+                 fingerprint: Fingerprint | None = None) -> None:
         self.document = document
         self._rules = rules
-        self._activation: Any = None
+        self._fingerprint = fingerprint
+        self._binding: Any = None
+        self._kept: tuple[Any, threading.Lock] | bool | None = None
 
-    def activation(self) -> Any:
-        """The document bound to the rule variables, once for every rule that reads it."""
-        if self._activation is None:
-            assert self._rules is not None, "a definition with rules carries its rule environment"
-            self._activation = self._rules.activation(self.document)
-        return self._activation
+    def _data(self, names: Iterable[str]) -> dict[str, Any]:
+        return {name: self.document[name] for name in names}
+
+    def evaluate(self, rule: Rule) -> bool | str:
+        """A rule's answer on these facts (a string says why it has none)."""
+        rules = self._rules
+        assert rules is not None, "a definition with rules carries its rule environment"
+        if self._fingerprint is not None and "now" not in rule.variables:
+            if self._kept is None:
+                names = [name for name in rules.variables if name != "now"]
+                parts = tuple(self._fingerprint(name) for name in names)
+                self._kept = None not in parts and rules.kept(parts, lambda: self._data(names))
+            if self._kept:
+                binding, lock = self._kept
+                with lock:
+                    return rule.evaluate(binding)
+        if self._binding is None:
+            self._binding = rules.bind(self._data(rules.variables))
+        return rule.evaluate(self._binding)
 
 
 @dataclass(frozen=True)
@@ -58,14 +82,14 @@ class GateResult:
 
 def applies(requirement: Requirement, facts: Facts) -> bool | str:
     """Whether the requirement's condition holds (True without one); a string if it could not be evaluated."""
-    return True if requirement.when is None else requirement.when.evaluate(facts.activation())
+    return True if requirement.when is None else facts.evaluate(requirement.when)
 
 
 def shortfall(requirement: Requirement, facts: Facts) -> dict[str, Any] | None:
     """None when the facts meet the requirement, else details of what is missing."""
     if requirement.rule is None:
         return CHECKS[requirement.kind].run(facts.document, requirement.params)
-    result = requirement.rule.evaluate(facts.activation())
+    result = facts.evaluate(requirement.rule)
     if result is True:
         return None
     details = {"rule": requirement.rule.source}

@@ -1,15 +1,17 @@
 """The document gates read: the opportunity and its records, from the opportunity's snapshot."""
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.engine.gates import Facts
+from app.engine.rules import RuleEnvironment
 from app.opportunities.models import Opportunity
 from app.opportunities.schemas import OpportunityRead
 from app.phases.catalog import RECORD_KINDS
-from app.phases.records import shape_collection, snapshot_records
+from app.phases.records import shape_collection, snapshot_records, snapshot_revision
 
 
 class OpportunityDocument(Mapping[str, Any]):
@@ -36,9 +38,24 @@ class OpportunityDocument(Mapping[str, Any]):
     def __len__(self) -> int:
         return 2 + len(RECORD_KINDS)
 
+    def fingerprint(self, key: str) -> Hashable | None:
+        """What identifies this entry's data: the opportunity's version (and its days in step),
+        or the revision of a kind's snapshot; None when nothing does."""
+        opportunity = self._opportunity
+        if key == "opportunity":
+            return opportunity.id, opportunity.version, opportunity.days_in_step
+        kind = RECORD_KINDS.get(key)
+        return snapshot_revision(opportunity, kind) if kind is not None else None
+
     def _load(self, key: str) -> Any:
         if key == "opportunity":
             return OpportunityRead.model_validate(self._opportunity).model_dump(mode="json")
         kind = RECORD_KINDS[key]
         found, records = snapshot_records(self._opportunity, kind)
         return records if found else shape_collection(self._session, kind, self._opportunity)
+
+
+def facts_of(session: Session, opportunity: Opportunity, now: datetime, rules: RuleEnvironment | None) -> Facts:
+    """What the gates of the opportunity's process judge now."""
+    document = OpportunityDocument(session, opportunity, now)
+    return Facts(document, rules, document.fingerprint)

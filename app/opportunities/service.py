@@ -19,7 +19,7 @@ from app.engine.machine import machine_for
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.etags import check_if_match
 from app.identity.policy import may_assign, visible_owners
-from app.opportunities.document import OpportunityDocument
+from app.opportunities.document import facts_of
 from app.opportunities.lookup import get_opportunity, lock_opportunity
 from app.opportunities.models import HistoryEntry, Opportunity
 from app.opportunities.schemas import OpportunityCreate, OpportunityUpdate
@@ -48,7 +48,7 @@ def create_opportunity(session: Session, caller: Caller, data: OpportunityCreate
         expected_close_date=data.expected_close_date,
         process_key=definition.key, process_version=definition.version,
         status="open", phase=first.phase, step=first.name, step_entered_at=now, version=1,
-        records_snapshot={kind.collection: {"shape": kind.shape, "records": kind.empty}
+        records_snapshot={kind.collection: {"shape": kind.shape, "revision": "empty", "records": kind.empty}
                           for kind in RECORD_KINDS.values()},
         created_at=now, created_by=caller.actor, updated_at=now, updated_by=caller.actor)
     session.add(opportunity)
@@ -155,10 +155,10 @@ def move_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID
     check_if_match(opportunity, if_match)
     definition = get_definition(session, caller.workspace_id, opportunity.process_key, opportunity.process_version)
     now = utcnow()
-    document = OpportunityDocument(session, opportunity, now)
+    facts = facts_of(session, opportunity, now, definition.rules)
     result = machine_for(definition).move(step=opportunity.step, status=opportunity.status, to=to,
                                           reason=reason, reason_code=reason_code, override=override,
-                                          role=caller.role, facts=Facts(document, definition.rules))
+                                          role=caller.role, facts=facts)
     if result.kind == "reopen" and caller.role not in ("manager", "admin"):
         raise Forbidden("Only a manager reopens a lost or disqualified opportunity.")
     moved = {"step": result.to_step, "phase": definition.step(result.to_step).phase, "status": result.status,
@@ -181,7 +181,7 @@ def move_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID
     for name, value in moved.items():
         set_committed_value(opportunity, name, value)
     if result.kind == "forward" and result.status == "won":
-        create_follow_up_plan(session, caller, opportunity, definition, document)
+        create_follow_up_plan(session, caller, opportunity, definition, facts.document)
     return opportunity
 
 
@@ -190,7 +190,7 @@ def _read_with_facts(session: Session, caller: Caller,
     """An opportunity the caller may read, its process version, and the facts its gates judge now."""
     opportunity = get_opportunity(session, caller, opportunity_id)
     definition = get_definition(session, caller.workspace_id, opportunity.process_key, opportunity.process_version)
-    return opportunity, definition, Facts(OpportunityDocument(session, opportunity, utcnow()), definition.rules)
+    return opportunity, definition, facts_of(session, opportunity, utcnow(), definition.rules)
 
 
 def evaluate_step_gate(session: Session, caller: Caller, opportunity_id: uuid.UUID,

@@ -165,9 +165,15 @@ def refresh_snapshot(session: Session, kind: RecordKind, opportunity: Any) -> No
     """Store the kind's records, as gates read them, on the opportunity (after a write to them)."""
     session.flush()
     kind.model.after_write(session, opportunity)
-    entry = {"shape": kind.shape, "records": shape_collection(session, kind, opportunity)}
+    entry = {"shape": kind.shape, "revision": uuid7().hex, "records": shape_collection(session, kind, opportunity)}
     opportunity.records_snapshot = {**(opportunity.records_snapshot or {}), kind.collection: entry}
     session.flush()
+
+
+def snapshot_revision(opportunity: Any, kind: RecordKind) -> str | None:
+    """What names this version of the kind's snapshot (None for a snapshot taken before revisions)."""
+    entry = (opportunity.records_snapshot or {}).get(kind.collection)
+    return entry.get("revision") if entry is not None and entry.get("shape") == kind.shape else None
 
 
 def snapshot_records(opportunity: Any, kind: RecordKind) -> tuple[bool, Any]:
