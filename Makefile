@@ -30,7 +30,9 @@ openapi: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.engine
+	$(BIN)/python -m bench.gates
 	$(BIN)/python -m bench.transitions
+	$(BIN)/python -m bench.dryrun
 
 clean:
 	rm -rf $(VENV) dealgate.db dealgate.db-wal dealgate.db-shm

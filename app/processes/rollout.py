@@ -15,7 +15,7 @@ from app.engine.definition import ProcessDefinition, Requirement
 from app.engine.gates import Facts, applies, evaluate_gate, shortfall
 from app.errors import Conflict
 from app.identity.policy import visible_owners
-from app.opportunities.document import facts_of
+from app.opportunities.document import OpportunityDocument, facts_of
 from app.opportunities.models import HistoryEntry, Opportunity
 from app.processes.models import ProcessVersion
 from app.processes.service import compile_spec, get_definition, get_version
@@ -111,7 +111,8 @@ def dry_run(session: Session, caller: Caller, key: str, version: int, selection:
                    if code not in before or code not in after or not before[code].same_as(after[code])]
         if not changed:
             continue  # the same requirements give the same answers
-        facts = facts_of(session, opportunity, now, target.rules)
+        # Each deal is judged once: its binding is not worth keeping (and would push out those that are).
+        facts = Facts(OpportunityDocument(session, opportunity, now), target.rules)
         moved = False
         for code in sorted(changed):
             was, will = _blocks(before.get(code), facts), _blocks(after.get(code), facts)
