@@ -129,18 +129,20 @@ def apply_process(path: Path = typer.Argument(..., exists=True, dir_okay=False, 
             newest = api.call("GET", f"/v1/processes/{key}/versions/{versions[-1]['version']}")
             change = difference(to_yaml(as_file(key, newest["spec"])), to_yaml(as_file(key, spec)),
                                 f"{key} version {newest['version']}", str(path))
-            if not change:
-                typer.echo(f"{path} is the same as {key} version {newest['version']}; nothing to store.")
-                return
-            typer.echo(change, nl=False)
-            created = api.call("POST", f"/v1/processes/{key}/versions", spec)
+            if change:
+                typer.echo(change, nl=False)
+                stored = api.call("POST", f"/v1/processes/{key}/versions", spec)
+                typer.echo(f"Stored {key} version {stored['version']} as a draft.")
+            else:
+                stored = newest
+                typer.echo(f"{path} is the same as {key} version {newest['version']} ({newest['status']}); "
+                           "nothing new to store.")
         else:
-            created = api.call("POST", "/v1/processes", {"key": key, **spec})
-            typer.echo(f"New process {key}.")
-        typer.echo(f"Stored {key} version {created['version']} as a draft.")
-        if publish:
-            api.call("POST", f"/v1/processes/{key}/versions/{created['version']}/publish")
-            typer.echo(f"Published {key} version {created['version']}.")
+            stored = api.call("POST", "/v1/processes", {"key": key, **spec})
+            typer.echo(f"New process {key}; stored version {stored['version']} as a draft.")
+        if publish and stored["status"] == "draft":  # If-Match: exactly the draft shown, not a later edit
+            api.call("POST", f"/v1/processes/{key}/versions/{stored['version']}/publish", if_match=api.etag)
+            typer.echo(f"Published {key} version {stored['version']}.")
     except (ApiError, OSError) as error:
         _fail(error)
 

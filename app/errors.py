@@ -103,10 +103,15 @@ def problem(request: Request, status: int, type_: str, title: str | None, detail
     return problem_at(request.url.path, status, type_, title, detail, headers, **extensions)
 
 
+def json_pointer(*parts: Any) -> str:
+    """A JSON Pointer (RFC 6901) to a place in a document."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
 def _pointer(loc: tuple[Any, ...]) -> str:
-    """A JSON Pointer (RFC 6901) into the request body, or the parameter's name."""
+    """A JSON Pointer into the request body, or the parameter's name."""
     if loc and loc[0] == "body":
-        return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in loc[1:])
+        return json_pointer(*loc[1:])
     return ".".join(str(p) for p in loc)
 
 
@@ -176,7 +181,9 @@ class ProblemDetails(BaseModel):
     status: int
     detail: str
     instance: str
-    errors: list[dict[str, str]] | None = Field(None, description="Each invalid field: pointer, in, message.")
+    errors: list[dict[str, Any]] | None = Field(None, description=(
+        "Each invalid field: pointer, in, message; for a CEL rule also line and column, for an unknown "
+        "name also allowed."))
     unmet: list[dict[str, Any]] | None = Field(None, description="Gate refusals: the unmet requirements.")
     allowed: list[str] | None = Field(None, description="The values or moves that would be accepted.")
 

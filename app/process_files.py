@@ -49,15 +49,17 @@ class Api:
     def __init__(self, url: str, key: str) -> None:
         self.url = url.rstrip("/")
         self.key = key
+        self.etag: str | None = None  # of the last answer that had one
 
-    def call(self, method: str, path: str, body: Any = None) -> Any:
+    def call(self, method: str, path: str, body: Any = None, if_match: str | None = None) -> Any:
         """Send a request; the decoded answer, or ApiError."""
-        request = urllib.request.Request(
-            self.url + path, method=method, data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {self.key}", "Content-Type": "application/json",
-                     "Accept": "application/json"})
+        headers = {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json",
+                   "Accept": "application/json", **({"If-Match": if_match} if if_match else {})}
+        request = urllib.request.Request(self.url + path, method=method, headers=headers,
+                                         data=None if body is None else json.dumps(body).encode())
         try:
             with urllib.request.urlopen(request, timeout=600) as response:
+                self.etag = response.headers.get("ETag")
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as error:
             try:

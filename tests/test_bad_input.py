@@ -35,7 +35,7 @@ BAD_OPPORTUNITIES = [
     ({**WATER_DEAL, "process": "no-such-process"}, None),
     ({**WATER_DEAL, "stage": "presentation"}, "/stage"),
     ({"name": "No account"}, "/account"),
-    ([1, 2, 3], "/"),
+    ([1, 2, 3], ""),  # RFC 6901: the whole document
 ]
 
 

@@ -142,3 +142,12 @@ def test_the_default_process_has_four_phases_and_the_steps_of_the_sale() -> None
         ("solution_design", "design"), ("presentation", "deploy"), ("negotiation", "deploy"),
         ("closing", "deploy"), ("follow_up", "deploy")]
     assert isinstance(machine_for(default), ProcessMachine)
+
+
+def test_a_requirement_whose_setting_changes_is_not_the_same_requirement() -> None:
+    key, spec = default_process()
+    longer = {**spec, "settings": {**spec["settings"], "payback_horizon_months": 48}}
+    before = {r.code: r for r in compile_spec(spec, key=key, version=1).step("presentation").gate}
+    after = {r.code: r for r in compile_spec(longer, key=key, version=2).step("presentation").gate}
+    assert not before["design.price_paid_back"].same_as(after["design.price_paid_back"])
+    assert before["design.proposition_tied"].same_as(after["design.proposition_tied"])

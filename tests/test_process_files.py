@@ -32,7 +32,7 @@ def test_export_apply_round_trip_diff_and_publish(server: tuple[str, str], tmp_p
     path = tmp_path / "complex-sale.yaml"
     path.write_text(exported.stdout, encoding="utf-8")
     same = dealgate(server, "apply", str(path))
-    assert same.returncode == 0 and "nothing to store" in same.stdout
+    assert same.returncode == 0 and "nothing new to store" in same.stdout
 
     document["gates"]["opening"].append({"code": "ops.two_people", "rule": "stakeholders.size() >= 2",
                                          "message": "Name two people before opening."})
@@ -69,4 +69,6 @@ def test_apply_refuses_an_invalid_file_with_every_error_and_stores_nothing(serve
     path.write_text(path.read_text().replace("phase: later", "phase: renew").replace("usage > 0", "budget != null"))
     created = dealgate(server, "apply", str(path))
     assert created.returncode == 0, created.stderr
-    assert "New process renewal." in created.stdout and "version 1 as a draft" in created.stdout
+    assert "New process renewal; stored version 1 as a draft." in created.stdout
+    published = dealgate(server, "apply", str(path), "--publish")  # the same file: publish the stored draft
+    assert "Published renewal version 1." in published.stdout, published.stdout + published.stderr

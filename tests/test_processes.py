@@ -144,8 +144,10 @@ def test_saving_a_draft_reports_every_error_at_once_and_stores_nothing(app: Fast
          "message": "m"},
         {"code": "ops.bad_params", "kind": "stakeholder_role", "params": {"min": 0, "roles": ["boss"]}, "message": "m"},
         {"code": "ops.unknown_kind", "kind": "crystal_ball", "message": "m"},
-        {"code": "ops.bad_fix", "kind": "meeting_objective_set", "message": "m", "fix": "/v1/{deal}"},
+        {"code": "ops.bad_fix", "kind": "meeting_objective_set", "message": "m", "fix": "/v1/{opportunity_id:>999999}"},
+        {"code": "ops.rule_params", "rule": "stakeholders.size() > 0", "params": {"min": 1}, "message": "m"},
     ]
+    spec["steps"][1]["checklist"].append({"text": "Both", "kind": "meeting_objective_set", "rule": "true"})
     spec["gates"]["negotiation"] += [{"code": "ops.never", "rule": "1 > 2", "overridable": False, "message": "m"},
                                      {"code": "discover.stakeholder_identified", "kind": "meeting_objective_set",
                                       "message": "m"}]
@@ -160,7 +162,9 @@ def test_saving_a_draft_reports_every_error_at_once_and_stores_nothing(app: Fast
         (at + "3/rule", "rule"), (at + "4/rule", "rule"), (at + "5/when", "condition"), (at + "6/rule", "rule"),
         (at + "7/code", "duplicate code 'discover.industry_known' in the gate into opening"), (at + "8", "a requirement has either a built-in "
                                                                       "'kind' or a CEL 'rule', not both or neither"),
-        (at + "8/params", "a CEL rule takes no params"), (at + "9/params/min", "stakeholder_role"),
+        (at + "12/params", "params belong to a built-in kind; a CEL rule takes none"),
+        ("/steps/1/checklist/4", "a checklist item has a built-in 'kind' or a CEL 'rule', not both"),
+        (at + "9/params/min", "stakeholder_role"),
         (at + "9/params/roles/0", "stakeholder_role"), (at + "10/kind", "unknown requirement kind 'crystal_ball'"),
         (at + "11/fix", "a fix may hold {opportunity_id} and no other braces"),
         ("/gates/negotiation/1/rule", "ops.never is never met and cannot be overridden, so no deal can reach "
@@ -322,3 +326,47 @@ def test_settings_of_the_version_feed_the_built_in_kinds(client: TestClient, ops
     assert client.post(f"/v1/opportunities/{oid}/transitions", json={"to": "follow_up"}).json()["status"] == "won"
     tasks = client.get("/v1/tasks", params={"owner": "rep.alex"}).json()["items"]
     assert [t["title"] for t in tasks] == ["Call on day 3"]
+
+
+def test_migrations_move_deals_forward_in_batches_and_leave_deals_at_missing_steps(client: TestClient,
+                                                                                  ops: TestClient) -> None:
+    deals = [client.post("/v1/opportunities", json=WATER_DEAL).json()["id"] for _ in range(3)]
+    stays = opened(client)["id"]  # at opening, which version 2 renames
+    spec = default_spec()
+    spec["steps"][1]["name"] = "first_meeting"
+    spec["gates"]["first_meeting"] = spec["gates"].pop("opening")
+    version = publish_version(ops, spec)
+    first = ops.post(f"{PROCESSES}/complex-sale/versions/{version}/migrate", json={"limit": 2}).json()
+    assert (first["migrated"], first["remaining"], first["not_migrated"]) == (2, 1, 1)
+    assert [e["id"] for e in first["opportunities"] if not e["migrated"]] == [stays]
+    second = ops.post(f"{PROCESSES}/complex-sale/versions/{version}/migrate", json={"limit": 2}).json()
+    assert (second["migrated"], second["remaining"]) == (1, 0)
+    assert {client.get(f"/v1/opportunities/{d}").json()["process"]["version"] for d in deals} == {version}
+    assert client.get(f"/v1/opportunities/{stays}").json()["process"]["version"] == 1
+    back = ops.post(f"{PROCESSES}/complex-sale/versions/1/migrate", json={}).json()
+    assert back["migrated"] == 0  # deals only move forward
+    assert client.get("/v1/opportunities", params={"step": "opening"}).json()["items"][0]["id"] == stays
+    dry = ops.post(f"{PROCESSES}/complex-sale/versions/{version}/dry-run", json={}).json()
+    assert dry["step_missing"]["ids"] == [stays]
+
+
+def test_override_refusals_name_the_role_first_and_need_a_justification(client: TestClient, manager: TestClient,
+                                                                       ops: TestClient) -> None:
+    spec = default_spec()
+    spec["gates"]["questioning"][0]["overridable"] = False
+    publish_version(ops, spec)
+    oid = opened(client)["id"]
+    assert client.post(f"/v1/opportunities/{oid}/transitions", json={"to": "questioning", "override": "x"}
+                       ).status_code == 403
+    assert manager.post(f"/v1/opportunities/{oid}/transitions", json={"to": "questioning", "override": "x"}
+                        ).status_code == 409
+    blank = manager.post(f"/v1/opportunities/{oid}/transitions", json={"to": "questioning", "override": "   "})
+    assert blank.status_code == 422 and blank.json()["errors"][0]["pointer"] == "/override"
+
+
+def test_process_names_that_would_break_routes_or_columns_are_refused(ops: TestClient) -> None:
+    spec = default_spec()
+    assert ops.post(PROCESSES, json={"key": "kinds", **spec}).status_code == 422
+    spec["steps"][0]["name"] = "p" * 51
+    answer = ops.post(f"{PROCESSES}/complex-sale/versions", json=spec)
+    assert answer.status_code == 422 and answer.json()["errors"][0]["pointer"] == "/steps/0/name"

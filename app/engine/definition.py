@@ -1,17 +1,18 @@
 """Process definitions as data: ordered steps, each in a phase, each with a gate."""
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
 from app.engine.checks import CHECKS
 from app.engine.rules import Rule, RuleEnvironment, RuleInvalid
-from app.engine.spec import ChecklistItemSpec, ProcessSpec, RequirementSpec
+from app.engine.spec import ChecklistItemSpec, ProcessSpec, RequirementSpec, Severity
+from app.errors import json_pointer
 
-Severity = Literal["block", "warn"]
 OUTCOMES = ("lost", "disqualified")
 DISQUALIFY_CODES = ("no_urgency", "no_resources", "no_decision_maker_access", "not_a_fit", "other")
 
@@ -30,11 +31,20 @@ class Requirement:
     rule: Rule | None = field(default=None, compare=False)
     when: Rule | None = field(default=None, compare=False)
     overridable: bool = True
-    source: Mapping[str, Any] = field(default_factory=dict, compare=False)  # as written
+
+    @cached_property
+    def signature(self) -> str:
+        """Everything that makes the requirement what it is, parameters resolved from settings."""
+        return json.dumps([self.kind, self.params, self.rule and self.rule.source, self.when and self.when.source,
+                           self.severity, self.overridable, self.message, self.fix], sort_keys=True)
 
     def same_as(self, other: "Requirement") -> bool:
         """Whether two requirements ask for the same thing (so their results agree)."""
-        return self.source == other.source
+        return self.signature == other.signature
+
+    def fix_for(self, opportunity_id: str) -> str:
+        """Where to record what is missing, for one opportunity."""
+        return self.fix.replace("{opportunity_id}", opportunity_id)
 
 
 @dataclass(frozen=True)
@@ -160,18 +170,15 @@ class _Compiler:
     def requirement(self, spec: RequirementSpec, pointer: str) -> Requirement:
         if (spec.kind is None) == (spec.rule is None):
             self.error(pointer, "a requirement has either a built-in 'kind' or a CEL 'rule', not both or neither")
-        if spec.rule is not None and spec.params:
-            self.error(f"{pointer}/params", "a CEL rule takes no params")
+        if spec.kind is None and spec.params:
+            self.error(f"{pointer}/params", "params belong to a built-in kind; a CEL rule takes none")
         requirement = Requirement(
             code=spec.code, kind=spec.kind or "rule", message=spec.message, fix=spec.fix,
             severity=spec.severity, overridable=spec.overridable,
             params=self.params(spec.kind, spec.params, pointer) if spec.kind is not None else {},
             rule=self.rule(spec.rule, f"{pointer}/rule", "rule"),
-            when=self.rule(spec.when, f"{pointer}/when", "condition"),
-            source=spec.model_dump(mode="json", exclude_defaults=True))
-        try:
-            spec.fix.format(opportunity_id="")
-        except (KeyError, IndexError, ValueError):
+            when=self.rule(spec.when, f"{pointer}/when", "condition"))
+        if "{" in spec.fix.replace("{opportunity_id}", "") or "}" in spec.fix.replace("{opportunity_id}", ""):
             self.error(f"{pointer}/fix", "a fix may hold {opportunity_id} and no other braces")
         seen = self.by_code.get(spec.code)
         if seen is None:
@@ -183,7 +190,7 @@ class _Compiler:
         return requirement
 
     def gate(self, step: str, specs: list[RequirementSpec]) -> tuple[Requirement, ...]:
-        pointer = f"/gates/{step}"
+        pointer = json_pointer("gates", step)
         codes = [r.code for r in specs]
         for i, code in enumerate(codes):
             if code in codes[:i]:
@@ -191,6 +198,10 @@ class _Compiler:
         return tuple(self.requirement(r, f"{pointer}/{i}") for i, r in enumerate(specs))
 
     def checklist_item(self, item: ChecklistItemSpec, pointer: str) -> ChecklistItem:
+        if item.kind is not None and item.rule is not None:
+            self.error(pointer, "a checklist item has a built-in 'kind' or a CEL 'rule', not both")
+        if item.kind is None and item.params:
+            self.error(f"{pointer}/params", "params belong to a built-in kind; a CEL rule takes none")
         if item.kind is None and item.rule is None:
             return ChecklistItem(text=item.text)
         return ChecklistItem(text=item.text, check=Requirement(
@@ -224,10 +235,11 @@ class _Compiler:
                               checklist=checklist))
         for name in spec.gates:
             if name not in names:
-                self.error(f"/gates/{name}", f"unknown step {name!r}: a gate belongs to a step of this process",
-                           allowed=names)
+                self.error(json_pointer("gates", name), f"unknown step {name!r}: a gate belongs to a step of "
+                                                        "this process", allowed=names)
         if names and spec.gates.get(names[0]):
-            self.error(f"/gates/{names[0]}", f"{names[0]!r} is where every deal starts; the first step has no gate")
+            self.error(json_pointer("gates", names[0]),
+                       f"{names[0]!r} is where every deal starts; the first step has no gate")
         self.reachable(steps)
         return tuple(steps)
 
@@ -235,10 +247,11 @@ class _Compiler:
         """A blocking rule that can be neither met nor overridden makes every later step unreachable."""
         for i, step in enumerate(steps):
             for j, requirement in enumerate(step.gate):
-                if requirement.severity == "block" and not requirement.overridable and requirement.when is None \
+                fixed = not requirement.overridable or not self.spec.overrides.roles
+                if requirement.severity == "block" and fixed and requirement.when is None \
                         and requirement.rule is not None and self.rules.never_true(requirement.rule):
                     later = [s.name for s in steps[i:]]
-                    self.error(f"/gates/{step.name}/{j}/rule",
+                    self.error(json_pointer("gates", step.name, j, "rule"),
                                f"{requirement.code} is never met and cannot be overridden, so no deal can "
                                f"reach {', '.join(later)}")
                     return

@@ -15,9 +15,10 @@ Fingerprint = Callable[[str], Hashable | None]
 class Facts:
     """What gates judge: the document, and its binding for CEL rules.
 
-    `fingerprint` names what each part of the document is (None: unknown). When every part a rule
-    may read but `now` has one, the rule runs on a binding kept from earlier evaluations of the
-    same data, which has converted it already; otherwise on this evaluation's own binding.
+    `fingerprint` names what each part of the document is (None: unknown). When every part but
+    `now` has one, rules that do not read `now` run on a binding kept from earlier evaluations of
+    the same data, which has converted what they read already; other rules, and documents with a
+    part that has no fingerprint, run on this evaluation's own binding.
     """
 
     __slots__ = ("document", "_rules", "_fingerprint", "_binding", "_kept")
@@ -119,7 +120,7 @@ def find_unmet(requirements: Iterable[Requirement], facts: Facts,
             met.append(req.code)
         else:
             unmet.append(Finding(code=req.code, message=req.message, severity=req.severity, step=step,
-                                 fix=req.fix.format(opportunity_id=opportunity_id), details=details,
+                                 fix=req.fix_for(opportunity_id), details=details,
                                  overridable=req.overridable))
     return unmet, met, skipped
 

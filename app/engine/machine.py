@@ -89,6 +89,9 @@ class ProcessMachine:
             raise InvalidInput(f"Unknown step {to!r}.",
                                allowed=list(definition.step_names) + list(OUTCOMES))
         state = step if status in ("open", "won") else status
+        if override is not None and not override.strip():
+            raise InvalidInput("An override needs a written justification.",
+                               errors=[{"pointer": "/override", "in": "body", "message": "empty justification"}])
         override = override.strip() if override else None
         if override and (state not in definition.step_names or self._kind(state, to) != "forward"):
             raise InvalidInput("An override passes a blocked gate; it applies only to a forward move.",
@@ -152,6 +155,11 @@ class ProcessMachine:
         return False
 
     def _override(self, model: _Move) -> bool:
+        if model.role not in self.definition.override_roles:
+            model.refusal = Forbidden(f"A {model.role} may not override a gate of this process; it lets "
+                                      + (", ".join(self.definition.override_roles) or "no role") + " do so.",
+                                      allowed=list(self.definition.override_roles))
+            return False
         blocking = {f.code: f for g in model.gates for f in g.unmet if f.severity == "block"}
         fixed = sorted(code for code, f in blocking.items() if not f.overridable)
         if fixed:
@@ -159,11 +167,6 @@ class ProcessMachine:
                 "These requirements cannot be overridden; record what they ask for: " + ", ".join(fixed) + ".",
                 step=next(g.step for g in model.gates if not g.passed), passed=False,
                 unmet=[asdict(f) for f in blocking.values()], gates=[g.as_dict() for g in model.gates])
-            return False
-        if model.role not in self.definition.override_roles:
-            model.refusal = Forbidden(f"A {model.role} may not override a gate of this process; it lets "
-                                      + (", ".join(self.definition.override_roles) or "no role") + " do so.",
-                                      allowed=list(self.definition.override_roles))
             return False
         model.overridden = tuple(blocking)
         return True

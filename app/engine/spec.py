@@ -4,13 +4,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictStr
 
-from app.schemas import Input, Name, Slug
+from app.schemas import Input, Name
 
 Code = Annotated[StrictStr, Field(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$",
                                   description="A stable code, such as diagnose.problem_cost_quantified.")]
 Expression = Annotated[StrictStr, Field(min_length=1, max_length=4_000,
                                         description="A CEL expression over the evaluation context.")]
 Message = Annotated[StrictStr, Field(min_length=1, max_length=1_000)]
+StepName = Annotated[StrictStr, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9_.\-]*$",
+                                      description="A lower-case name of at most 50 characters.")]
 Severity = Literal["block", "warn"]
 OverrideRole = Literal["rep", "manager", "admin", "integration"]
 TaskKind = Literal["paperwork", "sales_report", "check_in", "back_office", "other"]
@@ -44,8 +46,8 @@ class ChecklistItemSpec(Input):
 class StepSpec(Input):
     """A step of the sale in its phase, with its checklist."""
 
-    name: Slug
-    phase: Slug
+    name: StepName
+    phase: StepName
     checklist: list[ChecklistItemSpec] = Field(default_factory=list, max_length=50)
 
 
@@ -76,7 +78,7 @@ class ProcessSpec(Input):
     """A process version: phases, ordered steps, the gate into each step, recommendations, settings."""
 
     title: Name
-    phases: list[Slug] = Field(min_length=1, max_length=20)
+    phases: list[StepName] = Field(min_length=1, max_length=20)
     steps: list[StepSpec] = Field(min_length=2, max_length=50)
     gates: dict[Annotated[str, Field(max_length=100)], Annotated[list[RequirementSpec], Field(max_length=100)]] = \
         Field(default_factory=dict, description="The requirements of the gate into each step, by step name.")

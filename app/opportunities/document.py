@@ -42,8 +42,8 @@ class OpportunityDocument(Mapping[str, Any]):
         """What identifies this entry's data: the opportunity's version (and its days in step),
         or the revision of a kind's snapshot; None when nothing does."""
         opportunity = self._opportunity
-        if key == "opportunity":
-            return opportunity.id, opportunity.version, opportunity.days_in_step
+        if key == "opportunity":  # days_in_step as loaded, so the fingerprint matches the data
+            return opportunity.id, opportunity.version, self["opportunity"]["days_in_step"]
         kind = RECORD_KINDS.get(key)
         return snapshot_revision(opportunity, kind) if kind is not None else None
 

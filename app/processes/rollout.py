@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, undefer
 from uuid6 import uuid7
 
@@ -15,7 +15,7 @@ from app.engine.definition import ProcessDefinition, Requirement
 from app.engine.gates import Facts, applies, evaluate_gate, shortfall
 from app.errors import Conflict
 from app.identity.policy import visible_owners
-from app.opportunities.document import OpportunityDocument, facts_of
+from app.opportunities.document import OpportunityDocument
 from app.opportunities.models import HistoryEntry, Opportunity
 from app.processes.models import ProcessVersion
 from app.processes.service import compile_spec, get_definition, get_version
@@ -95,7 +95,7 @@ def dry_run(session: Session, caller: Caller, key: str, version: int, selection:
     row: ProcessVersion = get_version(session, caller, key, version)
     target = compile_spec(row.spec, key=key, version=version)
     now = utcnow()
-    tallies: dict[str, _Tally] = {}
+    tallies: dict[tuple[str, str | None], _Tally] = {}
     gates = _Tally(max_ids)
     missing_step = _Tally(max_ids)
     evaluated = 0
@@ -117,7 +117,7 @@ def dry_run(session: Session, caller: Caller, key: str, version: int, selection:
         for code in sorted(changed):
             was, will = _blocks(before.get(code), facts), _blocks(after.get(code), facts)
             if was != will:
-                tally = tallies.setdefault(code, _Tally(max_ids, following))
+                tally = tallies.setdefault((code, following), _Tally(max_ids, following))
                 tally.add("newly_blocked" if will else "released", opportunity.id)
                 moved = True
         if moved:
@@ -126,43 +126,49 @@ def dry_run(session: Session, caller: Caller, key: str, version: int, selection:
             if was_open != will_open:
                 gates.add("released" if will_open else "newly_blocked", opportunity.id)
     return {"process": key, "version": version, "evaluated": evaluated,
-            "requirements": [tallies[code].as_dict(code) for code in sorted(tallies)],
+            "requirements": [tallies[t].as_dict(t[0]) for t in sorted(tallies, key=lambda t: (t[0], t[1] or ""))],
             "next_gate": {"newly_blocked": gates.summary("newly_blocked"), "released": gates.summary("released")},
             "step_missing": missing_step.summary("newly_blocked")}
 
 
-def migrate(session: Session, caller: Caller, key: str, version: int, selection: Selection) -> dict[str, Any]:
-    """Move open opportunities to a published version, at the step where each stands; report per
-    opportunity whether the gate into its current step still holds under the new version."""
+def migrate(session: Session, caller: Caller, key: str, version: int, selection: Selection,
+            limit: int) -> dict[str, Any]:
+    """Move up to `limit` open opportunities on older versions to a published version, each at the step
+    where it stands, and report per opportunity whether the gate into that step still holds under it.
+    Deals at a step the version does not have stay where they are and are reported."""
     row = get_version(session, caller, key, version)
     if row.status != "published":
         raise Conflict(f"Version {version} of {key} is a draft; publish it before moving deals to it.")
     target = get_definition(session, caller.workspace_id, key, version)
+    behind = _open_deals(caller, key, selection).where(Opportunity.process_version < version)
+    movable = behind.where(Opportunity.step.in_(target.step_names))
+    waiting = session.scalar(select(func.count()).select_from(movable.subquery())) or 0
+    report: list[dict[str, Any]] = []
+    stranded = session.execute(behind.where(Opportunity.step.not_in(target.step_names)).limit(limit)
+                               .with_only_columns(Opportunity.id, Opportunity.step, Opportunity.process_version)).all()
+    for opportunity_id, step, from_version in stranded:
+        report.append({"id": str(opportunity_id), "step": step, "from_version": from_version, "migrated": False,
+                       "gate_holds": None, "unmet": [],
+                       "reason": f"version {version} has no step {step!r}; the deal stays on version {from_version}"})
     now = utcnow()
-    report = []
-    query = _open_deals(caller, key, selection).where(Opportunity.process_version != version).with_for_update()
-    for opportunity in session.scalars(query.options(undefer(Opportunity.records_snapshot))).all():
-        entry: dict[str, Any] = {"id": str(opportunity.id), "step": opportunity.step,
-                                 "from_version": opportunity.process_version}
-        if not target.has_step(opportunity.step):
-            report.append({**entry, "migrated": False, "gate_holds": None, "unmet": [],
-                           "reason": f"version {version} has no step {opportunity.step!r}; the deal stays on "
-                                     f"version {opportunity.process_version}"})
-            continue
-        gate = evaluate_gate(target.step(opportunity.step), facts_of(session, opportunity, now, target.rules))
+    batch = session.scalars(movable.limit(limit).with_for_update()
+                            .options(undefer(Opportunity.records_snapshot))).all()
+    for opportunity in batch:
+        step = target.step(opportunity.step)
+        gate = evaluate_gate(step, Facts(OpportunityDocument(session, opportunity, now), target.rules))
         history = HistoryEntry(
             workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id, kind="migrate",
             from_step=opportunity.step, from_phase=opportunity.phase, from_status=opportunity.status,
-            to_step=opportunity.step, to_phase=target.step(opportunity.step).phase, to_status=opportunity.status,
-            actor=caller.actor, at=now, gates=[gate.as_dict()],
-            reason=f"{key} version {opportunity.process_version} to version {version}")
-        opportunity.process_version, opportunity.phase = version, history.to_phase
+            to_step=opportunity.step, to_phase=step.phase, to_status=opportunity.status, actor=caller.actor,
+            at=now, gates=[gate.as_dict()], reason=f"{key} version {opportunity.process_version} to version {version}")
+        report.append({"id": str(opportunity.id), "step": opportunity.step, "from_version": opportunity.process_version,
+                       "migrated": True, "gate_holds": gate.passed,
+                       "unmet": [f.code for f in gate.unmet if f.severity == "block"], "reason": None})
+        opportunity.process_version, opportunity.phase = version, step.phase
         opportunity.touch(caller.actor, now)
         session.flush()
         history.seq = opportunity.version
         session.add(history)
-        report.append({**entry, "migrated": True, "gate_holds": gate.passed,
-                       "unmet": [f.code for f in gate.unmet if f.severity == "block"], "reason": None})
     session.flush()
-    return {"process": key, "version": version, "migrated": sum(1 for r in report if r["migrated"]),
-            "not_migrated": sum(1 for r in report if not r["migrated"]), "opportunities": report}
+    return {"process": key, "version": version, "migrated": len(batch), "not_migrated": len(stranded),
+            "remaining": waiting - len(batch), "opportunities": report}

@@ -13,8 +13,8 @@ from app.identity.policy import EVERYONE, OPS, GuardedRoute, policy
 from app.processes import rollout, service
 from app.processes.context import context_schema
 from app.processes.models import Process, ProcessVersion
-from app.processes.schemas import (DryRunRead, DryRunRequest, KindRead, MigrationRead, ProcessCreate,
-                                   ProcessRead, ProcessVersionRead, Selection, VersionSummary)
+from app.processes.schemas import (DryRunRead, DryRunRequest, KindRead, MigrateRequest, MigrationRead,
+                                   ProcessCreate, ProcessRead, ProcessVersionRead, Selection, VersionSummary)
 from app.schemas import Items
 
 router = APIRouter(prefix="/v1/processes", tags=["processes"], route_class=GuardedRoute)
@@ -118,7 +118,7 @@ def dry_run(key: Key, version: Version, body: DryRunRequest, session: ReaderDep,
 
 @router.post("/{key}/versions/{version}/migrate", openapi_extra=policy(OPS),
              responses=problem_responses(400, 404, 409, 415, 422))
-def migrate(key: Key, version: Version, body: Selection, session: SessionDep, caller: CallerDep) -> MigrationRead:
-    """Move open opportunities to a published version, each at the step where it stands, and report
-    per deal whether the gate into its step still holds."""
-    return MigrationRead.model_validate(rollout.migrate(session, caller, key, version, _selection(body)))
+def migrate(key: Key, version: Version, body: MigrateRequest, session: SessionDep, caller: CallerDep) -> MigrationRead:
+    """Move open opportunities on older versions to a published version (up to `limit` a call), each at
+    the step where it stands, and report per deal whether the gate into its step still holds."""
+    return MigrationRead.model_validate(rollout.migrate(session, caller, key, version, _selection(body), body.limit))

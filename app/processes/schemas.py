@@ -4,16 +4,26 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from app.engine.spec import ProcessSpec
 from app.schemas import Input, Name, Output, Slug
+
+
+RESERVED_KEYS = frozenset({"kinds", "context-schema"})  # paths under /v1/processes
 
 
 class ProcessCreate(ProcessSpec):
     """A new process: its key, and the content of its version 1 (a draft)."""
 
     key: Slug
+
+    @field_validator("key")
+    @classmethod
+    def _not_reserved(cls, key: str) -> str:
+        if key in RESERVED_KEYS:
+            raise ValueError(f"{key!r} names a route; choose another key")
+        return key
 
 
 class VersionSummary(Output):
@@ -49,6 +59,13 @@ class Selection(Input):
     step: Slug | None = None
     owner: Name | None = None
     ids: list[uuid.UUID] | None = Field(None, max_length=10_000)
+
+
+class MigrateRequest(Selection):
+    """Which open opportunities to move, and how many in this call (each is locked while it moves)."""
+
+    limit: int = Field(1_000, ge=1, le=10_000, description="Deals moved by this call; call again while "
+                                                          "`remaining` is above zero.")
 
 
 class DryRunRequest(Selection):
@@ -105,12 +122,13 @@ class MigrationEntryRead(Output):
 
 
 class MigrationRead(Output):
-    """Open opportunities moved to a published version, each at the step where it stood."""
+    """Open opportunities on older versions moved to a published version, each at the step where it stood."""
 
     process: str
     version: int
     migrated: int
-    not_migrated: int
+    not_migrated: int = Field(description="Deals at a step the version does not have (listed up to the limit).")
+    remaining: int = Field(description="Deals still to move: call again.")
     opportunities: list[MigrationEntryRead]
 
 

@@ -20,8 +20,6 @@ from app.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from app.processes.context import rule_environment
 from app.processes.models import Process, ProcessVersion
 
-DEFAULT_PROCESS_KEY = "complex-sale"
-
 # Published versions never change, so each is compiled once per process and kept.
 _PUBLISHED: dict[tuple[uuid.UUID, str, int], ProcessDefinition] = {}
 
@@ -40,7 +38,7 @@ def seed_default_process(session: Session, workspace_id: uuid.UUID, actor: str) 
     now = utcnow()
     session.add(Process(workspace_id=workspace_id, key=key, created_at=now, created_by=actor))
     session.add(ProcessVersion(workspace_id=workspace_id, process_key=key, version=1, status="published",
-                               spec=spec, revision=1, created_at=now, created_by=actor, updated_at=now,
+                               spec=_stored(ProcessSpec.model_validate(spec)), revision=1, created_at=now, created_by=actor, updated_at=now,
                                updated_by=actor, published_at=now, published_by=actor))
     session.flush()
 
@@ -77,7 +75,10 @@ def get_definition(session: Session, workspace_id: uuid.UUID, key: str, version:
     row = _version_row(session, workspace_id, key, version)
     if row.status != "published":
         raise Conflict(f"Version {version} of {key} is a draft; only published versions run deals.")
-    definition = compile_spec(row.spec, key=key, version=version)
+    try:
+        definition = compile_spec(row.spec, key=key, version=version)
+    except InvalidInput as broken:  # it compiled when published: this release no longer reads it
+        raise RuntimeError(f"published version {version} of {key} no longer compiles: {broken.extensions}") from None
     _PUBLISHED[(workspace_id, key, version)] = definition
     return definition
 
@@ -101,10 +102,10 @@ def latest_definition(session: Session, workspace_id: uuid.UUID, key: str) -> Pr
 
 
 def published_definitions(session: Session, workspace_id: uuid.UUID) -> list[ProcessDefinition]:
-    """The newest published version of every process of the workspace."""
-    rows = session.execute(select(ProcessVersion.process_key, func.max(ProcessVersion.version))
+    """Every published version of every process of the workspace (deals may run under any)."""
+    rows = session.execute(select(ProcessVersion.process_key, ProcessVersion.version)
                            .where(ProcessVersion.workspace_id == workspace_id, ProcessVersion.status == "published")
-                           .group_by(ProcessVersion.process_key)).all()
+                           ).all()
     return [get_definition(session, workspace_id, key, version) for key, version in rows]
 
 
@@ -137,7 +138,8 @@ def get_version(session: Session, caller: Caller, key: str, version: int) -> Pro
 
 
 def _stored(spec: ProcessSpec) -> dict[str, Any]:
-    return spec.model_dump(mode="json", exclude_defaults=True)
+    """The spec in full, defaults written out: a published version never changes with the code's defaults."""
+    return spec.model_dump(mode="json", exclude_none=True)
 
 
 def create_process(session: Session, caller: Caller, key: str, spec: ProcessSpec) -> ProcessVersion:

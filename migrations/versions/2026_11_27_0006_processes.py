@@ -1,8 +1,8 @@
 """Processes as versioned data, and overrides in the history.
 
 Every existing workspace gets the default process, complex-sale, as its published version 1: the
-version its opportunities already run under. It is read from the process file the application
-ships (app/phases/complex_sale.yaml), which is also what new workspaces start with.
+version its opportunities already run under, as it stood at this revision (a frozen copy beside
+this file; the application's own file may change later).
 
 Revision ID: 0006
 Revises: 0005
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 import yaml
 from alembic import op
 
-DEFAULT_PROCESS = Path(__file__).resolve().parents[2] / "app" / "phases" / "complex_sale.yaml"
+DEFAULT_PROCESS = Path(__file__).with_name("2026_11_27_0006_complex_sale.yaml")
 
 revision: str = '0006'
 down_revision: str | None = '0005'
