@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test migrate openapi bench clean
+.PHONY: run test fuzz migrate openapi bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("dealgate needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -24,6 +24,13 @@ run: migrate
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The long versions of the generated tests: more examples per operation, more random sequences,
+# and Schemathesis against a real server.
+fuzz: $(STAMP)
+	DEALGATE_FUZZ_EXAMPLES=$${DEALGATE_FUZZ_EXAMPLES:-40} DEALGATE_MODEL_RUNS=$${DEALGATE_MODEL_RUNS:-200} \
+		$(BIN)/python -m pytest tests/test_api_fuzz.py tests/test_model.py -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m tests.fuzz_server --examples $${DEALGATE_FUZZ_EXAMPLES:-40}
 
 openapi: $(STAMP)
 	$(BIN)/dealgate openapi > openapi.yaml

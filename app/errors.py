@@ -1,6 +1,7 @@
 """The domain error hierarchy and the one RFC 9457 problem+json handler."""
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -133,12 +134,21 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, 422, "validation-error", "Invalid input", detail, errors=details)
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method the contract lists for this path (Starlette names only the first route's)."""
+    for template, operations in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), request.url.path):
+            return ", ".join(sorted(method.upper() for method in operations))
+    return ""
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     # Starlette answers 400 only when it cannot read the body (bad encoding, unparseable JSON).
     slug = {400: "malformed-json", 404: "not-found", 405: "method-not-allowed", 413: "payload-too-large",
             415: "unsupported-media-type"}.get(exc.status_code, "http-error")
-    return problem(request, exc.status_code, slug, None, str(exc.detail), headers=exc.headers)
+    headers = {**(exc.headers or {}), "Allow": _allowed_methods(request)} if exc.status_code == 405 else exc.headers
+    return problem(request, exc.status_code, slug, None, str(exc.detail), headers=headers)
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:

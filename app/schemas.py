@@ -1,12 +1,13 @@
 """Shared API types: strict inputs, text, money, currencies, pages."""
 
+import re
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar, get_args
 
 import pycountry
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictStr, WithJsonSchema,
-                      create_model, model_validator)
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr,
+                      WithJsonSchema, create_model, model_validator)
 
 # Control characters other than tab, newline and carriage return are refused everywhere:
 # they corrupt logs and exports, and PostgreSQL cannot store NUL at all.
@@ -33,6 +34,20 @@ Amount = Annotated[int, Field(strict=True, ge=0, le=MAX_AMOUNT,
 Currency = Annotated[StrictStr, AfterValidator(_known_currency),
                      WithJsonSchema({"type": "string", "enum": sorted(CURRENCIES),
                                      "description": "ISO 4217 currency code."})]
+
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _text_only(value: Any) -> Any:
+    """Dates and times arrive as ISO 8601 text; a number (or numeric text) is refused, not read as a Unix time."""
+    if isinstance(value, (int, float)) or isinstance(value, str) and not _ISO_DAY.match(value):  # bool is an int
+        raise ValueError("must be an ISO 8601 date or time, such as 2027-03-01 or 2027-03-01T09:00:00Z")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_text_only)]
+Moment = Annotated[AwareDatetime, BeforeValidator(_text_only)]
 
 
 class Input(BaseModel):

@@ -33,6 +33,8 @@ BAD_OPPORTUNITIES = [
     ({**WATER_DEAL, "name": 42}, "/name"),
     ({**WATER_DEAL, "account": {"name": "Riverton", "industry": "Public Sector!"}}, "/account/industry"),
     ({**WATER_DEAL, "process": "no-such-process"}, None),
+    ({**WATER_DEAL, "expected_close_date": 0}, "/expected_close_date"),  # not a Unix time
+    ({**WATER_DEAL, "expected_close_date": "1700000000"}, "/expected_close_date"),
     ({**WATER_DEAL, "stage": "presentation"}, "/stage"),
     ({"name": "No account"}, "/account"),
     ([1, 2, 3], ""),  # RFC 6901: the whole document
@@ -110,7 +112,9 @@ def test_unknown_ids_and_routes_are_404_problems(client: TestClient) -> None:
     _assert_problem(client.get(f"/v1/opportunities/{unknown}/history"), 404, "not-found")
     _assert_problem(client.get("/v1/opportunities/not-a-uuid"), 422, "validation-error")
     _assert_problem(client.get("/v1/nothing-here"), 404, "not-found")
-    _assert_problem(client.delete("/v1/opportunities"), 405, "method-not-allowed")
+    refused = client.delete("/v1/opportunities")
+    _assert_problem(refused, 405, "method-not-allowed")
+    assert refused.headers["Allow"] == "GET, POST"  # every method of the path, not only the first route's
 
 
 def test_partial_updates_keep_every_rule_of_the_full_record(app: FastAPI, client: TestClient,
@@ -155,3 +159,11 @@ def test_unreadable_bodies_are_malformed(client: TestClient, opportunity: dict[s
     for body in (b'{"description": "\xff\xfe"}', b"[" * 100_000):
         _assert_problem(client.post(url, content=body, headers={"Content-Type": "application/json"}),
                         400, "malformed-json")
+
+
+def test_numbers_are_not_read_as_dates_or_times(client: TestClient, opportunity: dict[str, Any]) -> None:
+    assert client.get("/v1/tasks", params={"due_before": "0"}).status_code == 422
+    assert client.get("/v1/tasks", params={"due_before": "2027-01-01"}).status_code == 200
+    activity = client.post(f"/v1/opportunities/{opportunity['id']}/activities",
+                           json={"kind": "call", "occurred_at": 1700000000})
+    assert activity.status_code == 422 and activity.json()["errors"][0]["pointer"] == "/occurred_at"

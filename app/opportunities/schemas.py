@@ -1,12 +1,12 @@
 """API shapes of opportunities, moves, gate evaluations and history."""
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field, StrictStr
 
-from app.schemas import Input, Money, MoneyRead, Name, Output, Page, Patch, Reason, Slug
+from app.schemas import Day, Input, Money, MoneyRead, Name, Output, Page, Patch, Reason, Slug
 
 Status = Literal["open", "won", "lost", "disqualified"]
 DisqualifyCode = Literal["no_urgency", "no_resources", "no_decision_maker_access", "not_a_fit", "other"]
@@ -35,7 +35,7 @@ class OpportunityCreate(Input):
     account: Account
     value: Money | None = None
     owner: Name | None = Field(None, description="Who owns the deal; defaults to the caller.")
-    expected_close_date: date | None = None
+    expected_close_date: Day | None = None
     process: Slug = Field("complex-sale", description="The process the opportunity runs under.")
 
 
@@ -48,7 +48,7 @@ class OpportunityUpdate(Patch):
     account: AccountUpdate | None = None
     value: Money | None = None
     owner: Name | None = None
-    expected_close_date: date | None = None
+    expected_close_date: Day | None = None
 
 
 class AccountRead(Output):
@@ -73,7 +73,7 @@ class OpportunityRead(Output):
     account: AccountRead
     owner: str
     value: MoneyRead | None
-    expected_close_date: date | None
+    expected_close_date: Day | None
     status: Status
     phase: str
     step: str

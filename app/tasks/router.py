@@ -1,6 +1,5 @@
 """HTTP routes of tasks across opportunities."""
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -10,7 +9,7 @@ from app.db import SessionDep
 from app.identity.policy import EVERYONE, GuardedRoute, policy
 from app.errors import problem_responses
 from app.phases.deploy.schemas import TaskRead
-from app.schemas import Items
+from app.schemas import Day, Items
 from app.tasks import service
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"], route_class=GuardedRoute)
@@ -20,7 +19,7 @@ router = APIRouter(prefix="/v1/tasks", tags=["tasks"], route_class=GuardedRoute)
 def list_tasks(
     session: SessionDep, caller: CallerDep,
     owner: Annotated[str | None, Query(max_length=200)] = None,
-    due_before: date | None = None,
+    due_before: Day | None = None,
     overdue: bool | None = None,
     completed: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,

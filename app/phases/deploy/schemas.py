@@ -1,12 +1,12 @@
 """API shapes of the Deploy records."""
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StrictBool, StrictInt
+from pydantic import Field, StrictBool, StrictInt
 
-from app.schemas import Input, Money, Name, Text, patch_of, read_of
+from app.schemas import Day, Input, Moment, Money, Name, Text, patch_of, read_of
 
 Ids = Annotated[list[uuid.UUID], Field(max_length=200)]
 ObjectionStatus = Literal["open", "qualified", "resolved", "withdrawn"]
@@ -16,7 +16,7 @@ TaskKind = Literal["paperwork", "sales_report", "check_in", "back_office", "othe
 class PresentationCreate(Input):
     """A presentation of the proposal."""
 
-    held_at: AwareDatetime | None = Field(None, description="When it was delivered; empty while planned.")
+    held_at: Moment | None = Field(None, description="When it was delivered; empty while planned.")
     audience_ids: Ids = Field(default_factory=list, description="The stakeholders in the audience.")
     materials: Annotated[list[Text], Field(max_length=100)] = []
     notes: Text | None = None
@@ -27,7 +27,7 @@ class ObjectionCreate(Input):
 
     statement: Text = Field(description="What was said.")
     raised_by_id: uuid.UUID | None = Field(None, description="The stakeholder who raised it.")
-    raised_at: AwareDatetime | None = None
+    raised_at: Moment | None = None
     category: Literal["price", "timing", "authority", "need", "competition", "other"]
     status: ObjectionStatus = "open"
     underlying: Text | None = Field(None, description="What really lies beneath it (to qualify it).")
@@ -39,7 +39,7 @@ class BuyingSignalCreate(Input):
 
     description: Text
     stakeholder_id: uuid.UUID | None = None
-    observed_at: AwareDatetime | None = None
+    observed_at: Moment | None = None
 
 
 class OrderLine(Input):
@@ -53,7 +53,7 @@ class AcceptanceCreate(Input):
     """The customer's formal acceptance of the proposal."""
 
     accepted_by_id: uuid.UUID = Field(description="The stakeholder who accepted.")
-    accepted_at: AwareDatetime
+    accepted_at: Moment
     order_value: Money
     products: Annotated[list[OrderLine], Field(min_length=1, max_length=500)]
     paperwork_reference: Name = Field(description="The purchase order or contract reference.")
@@ -65,16 +65,16 @@ class TaskCreate(Input):
     title: Name
     kind: TaskKind = "other"
     owner: Name | None = Field(None, description="Defaults to the opportunity's owner.")
-    due_date: date
+    due_date: Day
     notes: Text | None = None
     completed: StrictBool = False
 
 
 PresentationUpdate, PresentationRead = patch_of(PresentationCreate), read_of(PresentationCreate)
 ObjectionUpdate = patch_of(ObjectionCreate)
-ObjectionRead = read_of(ObjectionCreate, raised_at=(AwareDatetime, ...))
+ObjectionRead = read_of(ObjectionCreate, raised_at=(Moment, ...))
 BuyingSignalUpdate = patch_of(BuyingSignalCreate)
-BuyingSignalRead = read_of(BuyingSignalCreate, observed_at=(AwareDatetime, ...))
+BuyingSignalRead = read_of(BuyingSignalCreate, observed_at=(Moment, ...))
 AcceptanceUpdate, AcceptanceRead = patch_of(AcceptanceCreate), read_of(AcceptanceCreate)
 TaskUpdate = patch_of(TaskCreate)
 TaskRead = read_of(TaskCreate, owner=(str, ...), completed_at=(datetime | None, ...),

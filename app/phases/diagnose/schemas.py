@@ -1,12 +1,11 @@
 """API shapes of the Diagnose records."""
 
 import uuid
-from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StrictBool
+from pydantic import Field, StrictBool
 
-from app.schemas import Amount, Currency, Input, Money, Output, RecordRead, Text, patch_of, read_of
+from app.schemas import Amount, Currency, Day, Input, Moment, Money, Output, RecordRead, Text, patch_of, read_of
 
 Period = Literal["once", "month", "year"]
 Answer = Literal["yes", "no", "unknown"]
@@ -26,7 +25,7 @@ class Confirmation(Input):
     """The customer's confirmation of a problem: who, and when (now if omitted)."""
 
     stakeholder_id: uuid.UUID
-    at: AwareDatetime | None = None
+    at: Moment | None = None
 
 
 class ProblemCreate(Input):
@@ -56,7 +55,7 @@ class ConfirmationRead(Output):
     """A stored confirmation."""
 
     stakeholder_id: uuid.UUID
-    at: AwareDatetime
+    at: Moment
 
 
 class ProblemRead(RecordRead):
@@ -77,7 +76,7 @@ class QualificationCreate(Input):
     urgency: Answer = Field(description="Is there a compelling event forcing a change?")
     compelling_event: Text | None = None
     urgency_evidence: Text | None = None
-    compelling_event_date: date | None = None
+    compelling_event_date: Day | None = None
     resources: Answer = Field(description="Does the customer have the budget and people to act?")
     budget_available: Money | None = None
     resources_evidence: Text | None = None

@@ -1,12 +1,11 @@
 """API shapes of the Discover records."""
 
 import uuid
-from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StrictBool, StrictInt
+from pydantic import Field, StrictBool, StrictInt
 
-from app.schemas import Input, Money, Name, Text, patch_of, read_of
+from app.schemas import Day, Input, Moment, Money, Name, Text, patch_of, read_of
 
 Role = Literal["economic_buyer", "decision_maker", "influencer", "user", "technical", "coach"]
 Stance = Literal["supporter", "neutral", "sceptic", "opponent", "unknown"]
@@ -54,7 +53,7 @@ class DecisionProcessCreate(Input):
 
     steps: Lines = Field(default_factory=list, description="The stages of their decision, in order.")
     timeline: Text | None = None
-    decision_date: date | None = None
+    decision_date: Day | None = None
     signer_id: uuid.UUID | None = Field(None, description="The stakeholder who signs.")
 
 
@@ -71,14 +70,14 @@ class MeetingPlanCreate(Input):
     objective: Text
     agenda: Lines = []
     questions: Lines = []
-    planned_at: AwareDatetime | None = None
+    planned_at: Moment | None = None
 
 
 class ActivityCreate(Input):
     """A contact that took place."""
 
     kind: ActivityKind
-    occurred_at: AwareDatetime
+    occurred_at: Moment
     attendee_ids: Ids = []
     purpose_agreed: Text | None = Field(None, description="The purpose agreed with the customer.")
     minutes_agreed: StrictInt | None = Field(None, ge=1, le=1440, description="The time agreed, in minutes.")
