@@ -1,5 +1,6 @@
 """Fixtures: every test runs against SQLite and PostgreSQL, migrated by Alembic, over HTTP."""
 
+import hashlib
 import os
 import socket
 import subprocess
@@ -171,6 +172,16 @@ def count_rows(app: FastAPI) -> dict[str, int]:
     with app.state.database.engine.connect() as connection:
         return {t.name: connection.execute(text(f"SELECT count(*) FROM {t.name}")).scalar_one()
                 for t in Base.metadata.sorted_tables}
+
+
+def dump(app: FastAPI) -> dict[str, str]:
+    """A digest of every row of every table, to show that a refused request changed nothing."""
+    digests = {}
+    with app.state.database.engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            rows = connection.execute(table.select().order_by(*table.primary_key.columns)).all()
+            digests[table.name] = hashlib.sha256(repr(rows).encode()).hexdigest()
+    return digests
 
 
 WATER_DEAL: dict[str, Any] = {

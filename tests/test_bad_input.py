@@ -6,7 +6,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.conftest import WATER_DEAL, count_rows
+from tests.conftest import WATER_DEAL, dump
 
 
 def _assert_problem(response: Any, status: int, type_suffix: str) -> dict[str, Any]:
@@ -44,11 +44,11 @@ BAD_OPPORTUNITIES = [
 @pytest.mark.parametrize(("body", "pointer"), BAD_OPPORTUNITIES)
 def test_invalid_opportunities_are_refused(app: FastAPI, client: TestClient, body: Any,
                                            pointer: str | None) -> None:
-    before = count_rows(app)
+    before = dump(app)
     problem = _assert_problem(client.post("/v1/opportunities", json=body), 422, "validation-error")
     if pointer is not None:
         assert pointer in [e["pointer"] for e in problem["errors"]]
-    assert count_rows(app) == before
+    assert dump(app) == before
 
 
 BAD_PROBLEMS = [
@@ -65,16 +65,16 @@ BAD_PROBLEMS = [
 @pytest.mark.parametrize("body", BAD_PROBLEMS)
 def test_invalid_problems_are_refused(app: FastAPI, client: TestClient, opportunity: dict[str, Any],
                                       body: Any) -> None:
-    before = count_rows(app)
+    before = dump(app)
     response = client.post(f"/v1/opportunities/{opportunity['id']}/problems", json=body)
     _assert_problem(response, 422, "validation-error")
-    assert count_rows(app) == before
+    assert dump(app) == before
 
 
 def test_unknown_role_and_step_are_refused(app: FastAPI, client: TestClient,
                                           opportunity: dict[str, Any]) -> None:
     oid = opportunity["id"]
-    before = count_rows(app)
+    before = dump(app)
     _assert_problem(client.post(f"/v1/opportunities/{oid}/stakeholders",
                                 json={"name": "Pat", "role": "king"}), 422, "validation-error")
     problem = _assert_problem(client.post(f"/v1/opportunities/{oid}/transitions",
@@ -83,12 +83,12 @@ def test_unknown_role_and_step_are_refused(app: FastAPI, client: TestClient,
     _assert_problem(client.post(f"/v1/opportunities/{oid}/transitions", json={"to": 3}),
                     422, "validation-error")
     _assert_problem(client.get(f"/v1/opportunities/{oid}/gates/celebration"), 404, "not-found")
-    assert count_rows(app) == before
+    assert dump(app) == before
 
 
 def test_malformed_json_wrong_content_type_and_oversized_bodies(
         app: FastAPI, client: TestClient, opportunity: dict[str, Any]) -> None:
-    before = count_rows(app)
+    before = dump(app)
     url = f"/v1/opportunities/{opportunity['id']}/problems"
     _assert_problem(client.post(url, content=b'{"description": ', headers={"Content-Type": "application/json"}),
                     400, "malformed-json")
@@ -101,7 +101,7 @@ def test_malformed_json_wrong_content_type_and_oversized_bodies(
     _assert_problem(client.post(url, content=huge, headers={"Content-Type": "application/json"}),
                     413, "payload-too-large")
     _assert_problem(client.post(url, json={"description": "x" * 10_001}), 422, "validation-error")
-    assert count_rows(app) == before
+    assert dump(app) == before
 
 
 def test_unknown_ids_and_routes_are_404_problems(client: TestClient) -> None:
@@ -123,7 +123,7 @@ def test_partial_updates_keep_every_rule_of_the_full_record(app: FastAPI, client
     stakeholder = client.post(f"{base}/stakeholders", json={"name": "Pat", "role": "user"}).json()
     activity = client.post(f"{base}/activities", json={"kind": "call", "occurred_at": "2026-01-05T09:00:00Z"}).json()
     client.put(f"{base}/account-profile", json={})
-    before = count_rows(app)
+    before = dump(app)
     for url, body in [(f"{base}/stakeholders/{stakeholder['id']}", {"name": ""}),
                       (f"{base}/stakeholders/{stakeholder['id']}", {"name": "x" * 300}),
                       (f"{base}/stakeholders/{stakeholder['id']}", {"name": "a\u0000b"}),
@@ -131,7 +131,7 @@ def test_partial_updates_keep_every_rule_of_the_full_record(app: FastAPI, client
                       (f"{base}/activities/{activity['id']}", {"occurred_at": "2026-01-05T09:00:00"}),
                       (f"{base}/account-profile", {"fiscal_year_end": "99-99"})]:
         _assert_problem(client.patch(url, json=body), 422, "validation-error")
-    assert count_rows(app) == before
+    assert dump(app) == before
     assert client.get(f"{base}/stakeholders/{stakeholder['id']}").json()["name"] == "Pat"
 
 
@@ -167,3 +167,37 @@ def test_numbers_are_not_read_as_dates_or_times(client: TestClient, opportunity:
     activity = client.post(f"/v1/opportunities/{opportunity['id']}/activities",
                            json={"kind": "call", "occurred_at": 1700000000})
     assert activity.status_code == 422 and activity.json()["errors"][0]["pointer"] == "/occurred_at"
+
+
+CORPUS = [  # (path under the deal, body, status, problem type)
+    ("/stakeholders", {"name": "Pat", "role": "user", "notes": {"a": {"b": {"c": [[[[["deep"]]]]]}}}}, 422,
+     "validation-error"),
+    ("/stakeholders", {"name": "Pat", "role": "user", "x": "unknown field"}, 422, "validation-error"),
+    ("/stakeholders", {"name": "P" * 100_000, "role": "user"}, 422, "validation-error"),
+    ("/stakeholders", {"name": "Pat\u0007", "role": "user"}, 422, "validation-error"),
+    ("/stakeholders", {"name": "Pat\u2028Line", "role": "user"}, 201, None),  # unusual, not forbidden
+    ("/stakeholders", {"name": "Zoë 👩‍💼 بيانات \u200b", "role": "user"}, 201, None),
+    ("/stakeholders", {"name": "Pat", "role": "USER"}, 422, "validation-error"),
+    ("/problems", {"description": "x", "cost": {"amount": 10**16, "currency": "EUR", "period": "year"}}, 422,
+     "validation-error"),
+    ("/problems", {"description": "x", "cost": {"amount": 1e3, "currency": "EUR", "period": "year"}}, 422,
+     "validation-error"),
+    ("/problems", {"description": "x", "cost": {"amount": 100, "currency": "XBT", "period": "year"}}, 422,
+     "validation-error"),
+    ("/transitions", {"to": "next", "reason_code": "bored"}, 422, "validation-error"),
+    ("/transitions", {"to": "presentation" + "\u0000"}, 422, "validation-error"),
+    ("/tasks", {"title": "Call", "due_date": "2027-02-30"}, 422, "validation-error"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "status", "type_"), CORPUS)
+def test_the_bad_input_corpus(app: FastAPI, client: TestClient, opportunity: dict[str, Any], path: str, body: Any,
+                              status: int, type_: str | None) -> None:
+    before = dump(app)
+    answer = client.post(f"/v1/opportunities/{opportunity['id']}{path}", json=body)
+    assert answer.status_code == status, answer.text
+    if type_ is not None:
+        _assert_problem(answer, status, type_)
+        assert dump(app) == before
+    else:
+        assert answer.json()["name"] == body["name"]  # stored as sent
