@@ -2,16 +2,23 @@
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect, text
 
 from app.db import Base
+from app.identity.keys import new_key
+from app.main import create_app
 from app.processes.service import compile_spec, default_process
+from app.settings import Settings
 from tests.conftest import alembic_config, fresh_database
 
 
@@ -55,3 +62,106 @@ def test_existing_workspaces_get_the_default_process_as_published_version_1(back
             command.downgrade(config, "0005")
         finally:
             engine.dispose()
+
+
+SAMPLE = {  # a valid value for each constrained or meaningful column, by column name (or table.column)
+    "status": "open", "objection.status": "open", "process_version.status": "published", "stakeholder.role": "economic_buyer",
+    "app_user.role": "admin", "activity.kind": "meeting", "task.kind": "paperwork", "history_entry.kind": "create",
+    "category": "price", "decision": "open", "provider": "ours", "urgency": "yes", "resources": "yes",
+    "step": "planning", "to_step": "planning", "phase": "discover", "to_phase": "discover", "to_status": "open",
+    "process_key": "complex-sale", "key": "complex-sale", "handle": "admin", "version": 1, "seq": 1,
+    "process_version": 1, "revision": 1,
+}
+
+
+def _value(table: sa.Table, column: sa.Column[Any], refs: dict[str, Any]) -> Any:
+    """A valid value for a NOT NULL column, pointing at the rows the sample deal is made of."""
+    value = _plain_value(table, column, refs)
+    if isinstance(value, uuid.UUID) and not isinstance(column.type, sa.Uuid):
+        return value.hex  # SQLite reflects a UUID column as CHAR(32), which holds the hex form
+    return value
+
+
+def _plain_value(table: sa.Table, column: sa.Column[Any], refs: dict[str, Any]) -> Any:
+    for name in (f"{table.name}.{column.name}", column.name):
+        if name in refs:
+            return refs[name]
+        if name in SAMPLE:
+            return SAMPLE[name]
+    if column.name.endswith("_currency"):
+        return "EUR"
+    kind = column.type
+    if isinstance(kind, sa.Uuid) or column.name == "id" or column.name.endswith("_id"):
+        return uuid.uuid4()
+    if isinstance(kind, sa.DateTime):
+        return datetime(2026, 1, 5, 9, tzinfo=UTC)
+    if isinstance(kind, sa.Date):
+        return date(2027, 3, 1)
+    if isinstance(kind, sa.Boolean):
+        return False
+    if isinstance(kind, sa.Integer):
+        return 1
+    if isinstance(kind, sa.JSON):
+        return {} if column.name in ("spec", "records_snapshot") else []
+    return f"{table.name} {column.name}"
+
+
+def test_data_written_at_every_revision_survives_the_upgrade_and_serves(backend: str, tmp_path: Path) -> None:
+    key, prefix, secret_hash = new_key()
+    deal, workspace, user = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    refs = {"opportunity.id": deal, "workspace.id": workspace, "app_user.id": user, "workspace_id": workspace,
+            "opportunity_id": deal, "user_id": user, "prefix": prefix, "secret_hash": secret_hash}
+    written: dict[str, dict[str, Any]] = {}
+    with fresh_database(backend, tmp_path) as url:
+        config = alembic_config(url)
+        engine = create_engine(url)
+        revisions = [r.revision for r in reversed(list(ScriptDirectory.from_config(config).walk_revisions()))]
+        try:
+            for revision in revisions[:-1]:  # every earlier revision, oldest first
+                command.upgrade(config, revision)
+                with engine.begin() as connection:
+                    tables = sa.MetaData()
+                    tables.reflect(connection)
+                    for table in tables.sorted_tables:
+                        if table.name in written or table.name == "alembic_version" or \
+                                table.name == "workspace" and connection.execute(table.select()).first():
+                            continue  # a revision that made the workspace row from the deal needs no other
+                        row = {c.name: _value(table, c, refs) for c in table.columns if not c.nullable}
+                        connection.execute(table.insert(), row)
+                        written[table.name] = row
+            command.upgrade(config, "head")
+            assert len(written) == 24  # every table of revision 0005, each filled at the revision that made it
+            _assert_kept(engine, written)
+
+            app = create_app(Settings(database_url=url))
+            client = TestClient(app, headers={"Authorization": f"Bearer {key}"})
+            assert client.get(f"/v1/opportunities/{deal}").json()["process"] == {"key": "complex-sale", "version": 1}
+            assert client.get(f"/v1/opportunities/{deal}/guidance").status_code == 200
+            assert len(client.get(f"/v1/opportunities/{deal}/stakeholders").json()["items"]) == 1
+            moved = client.post(f"/v1/opportunities/{deal}/transitions", json={"to": "lost", "reason": "Test"})
+            assert moved.status_code == 200, moved.text
+            assert [h["seq"] for h in client.get(f"/v1/opportunities/{deal}/history").json()["items"]] == [1, 2]
+            app.state.database.dispose()
+
+            command.downgrade(config, revisions[-2])
+            command.upgrade(config, "head")
+            _assert_kept(engine, {name: row for name, row in written.items() if name != "opportunity"})
+        finally:
+            engine.dispose()
+
+
+def _assert_kept(engine: sa.Engine, written: dict[str, dict[str, Any]]) -> None:
+    """Every row written is still there, each value as written."""
+    with engine.connect() as connection:
+        tables = sa.MetaData()
+        tables.reflect(connection)
+        for name, row in written.items():
+            table = tables.tables[name]
+            found = connection.execute(table.select().where(*(table.c[k] == v for k, v in row.items()
+                                                              if k in ("id", "key", "workspace_id")))).mappings().all()
+            assert len(found) == 1, name
+            for column, value in row.items():
+                stored = found[0][column]
+                if isinstance(value, datetime):
+                    stored = stored.replace(tzinfo=UTC) if stored.tzinfo is None else stored
+                assert stored == value, (name, column, stored, value)
