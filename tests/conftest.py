@@ -222,28 +222,40 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+    """uvicorn serving the app on the database, once it answers."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app", "--port", str(port),
+         "--log-level", "warning"], cwd=ROOT, env={**os.environ, "DEALGATE_DATABASE_URL": url})
+    for _ in range(150):
+        try:
+            httpx2.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1)
+            return process
+        except httpx2.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the server did not start")
+
+
+@contextmanager
+def served_database(backend: str, tmp_path: Path) -> Iterator[tuple[str, str, int, subprocess.Popen[bytes]]]:
+    """A fresh, migrated, bootstrapped database and a server on it: its URL, the admin key, the port, the process."""
+    with fresh_database(backend, tmp_path) as url:
+        command.upgrade(alembic_config(url), "head")
+        printed = subprocess.run([sys.executable, "-m", "app.cli", "admin", "bootstrap", "--if-empty"], cwd=ROOT,
+                                 env={**os.environ, "DEALGATE_DATABASE_URL": url}, capture_output=True, text=True,
+                                 check=True).stdout
+        port = _free_port()
+        process = start_server(url, port)
+        try:
+            yield url, printed.strip().splitlines()[-1], port, process
+        finally:
+            process.kill()
+            process.wait(timeout=10)
+
+
 @pytest.fixture
 def server(backend: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A uvicorn server on a fresh, migrated, bootstrapped database; yields its URL and the key."""
-    with fresh_database(backend, tmp_path) as url:
-        command.upgrade(alembic_config(url), "head")
-        env = {**os.environ, "DEALGATE_DATABASE_URL": url}
-        printed = subprocess.run([sys.executable, "-m", "app.cli", "admin", "bootstrap", "--if-empty"],
-                                 cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
-        key = printed.strip().splitlines()[-1]
-        port = _free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app", "--port", str(port),
-             "--log-level", "warning"], cwd=ROOT, env=env)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(100):
-                try:
-                    httpx2.get(f"{base}/openapi.json", timeout=1)
-                    break
-                except httpx2.TransportError:
-                    time.sleep(0.1)
-            yield base, key
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+    with served_database(backend, tmp_path) as (_, key, port, _process):
+        yield f"http://127.0.0.1:{port}", key
