@@ -36,10 +36,7 @@ openapi: $(STAMP)
 	$(BIN)/dealgate openapi > openapi.yaml
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.engine
-	$(BIN)/python -m bench.gates
-	$(BIN)/python -m bench.transitions
-	$(BIN)/python -m bench.dryrun
+	$(BIN)/python -m bench.run_all
 
 clean:
 	rm -rf $(VENV) dealgate.db dealgate.db-wal dealgate.db-shm

@@ -131,6 +131,9 @@ def main() -> int:
     print(f"bare trigger questioning->presentation (no conditions)   {bare_us:8.2f} µs/call")
     print(f"ratio engine/bare {engine_us / bare_us:.1f}")
     print(f"models registered on the shared machine after the run: {models}")
+    print(f"RESULT|engine: a gated move crossing two gates ({gates} requirements) vs a bare transitions trigger|"
+          f"{engine_us:.1f} vs {bare_us:.1f} µs, ratio {engine_us / bare_us:.1f}; {models} models left|"
+          f"no model left|{'yes' if models == 0 else 'no'}")
     return 0 if models == 0 else 1
 
 

@@ -228,8 +228,8 @@ def wait_until_ready(server: subprocess.Popen[bytes], base_url: str) -> None:
 
 
 @contextmanager
-def serve(url: str) -> Iterator[str]:
-    """Run one uvicorn worker of the bench app on the database; yields its base URL."""
+def serve(url: str) -> Iterator[tuple[str, int]]:
+    """Run one uvicorn worker of the bench app on the database; yields its base URL and process id."""
     port = free_port()
     command = [str(VENV_BIN / "uvicorn"), "--factory", "bench.baseline_app:create_bench_app",
                "--app-dir", str(ROOT), "--host", "127.0.0.1", "--port", str(port),
@@ -238,7 +238,7 @@ def serve(url: str) -> Iterator[str]:
     try:
         base_url = f"http://127.0.0.1:{port}"
         wait_until_ready(server, base_url)
-        yield base_url
+        yield base_url, server.pid
     finally:
         server.terminate()
         try:
@@ -420,7 +420,7 @@ def measure(backend: str, database: Callable[[], AbstractContextManager[str]], w
     """Best transitions/s and one-insert/s of one backend, runs interleaved."""
     with database() as url, tempfile.TemporaryDirectory(prefix="dealgate-bench-") as folder:
         admin_key = prepare(url)
-        with serve(url) as base_url:
+        with serve(url) as (base_url, _pid):
             key = rep_key(base_url, admin_key)
             with api_client(base_url, key) as client:
                 ids = seed(client, backend, args.opportunities)
@@ -441,7 +441,9 @@ def summary(backend: str, moves: float, insert: float) -> str:
     ratio = moves / insert
     verdict = "" if ratio >= GOAL else "   BELOW GOAL"
     return (f"{backend:<10} transitions {moves:5.0f} req/s   one-insert {insert:5.0f} req/s   "
-            f"ratio {ratio:.2f} (goal >= {GOAL}){verdict}")
+            f"ratio {ratio:.2f} (goal >= {GOAL}){verdict}\n"
+            f"RESULT|transitions over HTTP as a rep, every default gate on, vs one INSERT ({backend})|"
+            f"{moves:.0f} vs {insert:.0f} req/s, ratio {ratio:.2f}|>= {GOAL}|{'yes' if ratio >= GOAL else 'no'}")
 
 
 def main() -> int:
