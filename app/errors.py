@@ -134,12 +134,14 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, 422, "validation-error", "Invalid input", detail, errors=details)
 
 
-def _allowed_methods(request: Request) -> str:
-    """Every method the contract lists for this path (Starlette names only the first route's)."""
+def _allowed_methods(request: Request, named: str) -> str:
+    """Every method the contract lists for this path (Starlette names only the first route's);
+    for a path outside the contract (the docs), what Starlette named."""
+    path = request.url.path.removeprefix(request.scope.get("root_path", ""))
     for template, operations in request.app.openapi()["paths"].items():
-        if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), request.url.path):
+        if re.fullmatch(re.sub(r"\\\{[^/]+\\\}", "[^/]+", re.escape(template)), path):
             return ", ".join(sorted(method.upper() for method in operations))
-    return ""
+    return named
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -147,7 +149,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     # Starlette answers 400 only when it cannot read the body (bad encoding, unparseable JSON).
     slug = {400: "malformed-json", 404: "not-found", 405: "method-not-allowed", 413: "payload-too-large",
             415: "unsupported-media-type"}.get(exc.status_code, "http-error")
-    headers = {**(exc.headers or {}), "Allow": _allowed_methods(request)} if exc.status_code == 405 else exc.headers
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(exc.headers or {}), "Allow": _allowed_methods(request, (exc.headers or {}).get("Allow", ""))}
     return problem(request, exc.status_code, slug, None, str(exc.detail), headers=headers)
 
 

@@ -25,7 +25,8 @@ Deploy) and refuses a move until the data its gate needs is recorded. Every erro
 
 
 def _problem_json_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """The app's OpenAPI document, with every error answer typed as application/problem+json."""
+    """The app's OpenAPI document: every error answer typed as application/problem+json, and every
+    operation secured by an API key sent as a bearer token."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -40,6 +41,9 @@ def _problem_json_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             schemas = spec["components"]["schemas"]
             for unused in ("HTTPValidationError", "ValidationError"):
                 schemas.pop(unused, None)
+            spec["components"]["securitySchemes"] = {"apiKey": {
+                "type": "http", "scheme": "bearer", "description": "An API key: `Authorization: Bearer dg_...`."}}
+            spec["security"] = [{"apiKey": []}]
             app.openapi_schema = spec
         return app.openapi_schema
 

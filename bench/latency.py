@@ -2,9 +2,11 @@
 opportunities in PostgreSQL (goal: the large within 1.5 times the small).
 
 One database, one uvicorn worker. The small case is measured first; the database then grows to the
-large size and the same requests are measured again. Each case: a warm-up, then sequential requests
-(one connection) over ids and list cursors drawn at random from the whole table. The rows are
-inserted in bulk; their records' snapshots are left empty, since neither request reads them.
+large size and the same requests are measured again, as a rep: the deals belong to ten owners, one
+of them the rep, so every read is checked against the owner and the list filters on it. Each case:
+a warm-up, then sequential requests (one connection) over the rep's ids and list cursors drawn at
+random from the whole table. The rows are inserted in bulk; their records' snapshots are left empty,
+since neither request reads them.
 
 Usage, from the repository root: .venv/bin/python -m bench.latency [--small 10000] [--large 1000000]
 """
@@ -23,7 +25,7 @@ from sqlalchemy import create_engine, insert, text
 from uuid6 import uuid7
 
 from app.opportunities.models import Opportunity
-from bench.transitions import api_client, expect, postgres_database, prepare, serve
+from bench.transitions import api_client, expect, postgres_database, prepare, rep_key, serve
 
 STEPS = [("planning", "discover"), ("opening", "discover"), ("questioning", "diagnose"),
          ("solution_design", "design"), ("presentation", "deploy"), ("negotiation", "deploy"), ("closing", "deploy")]
@@ -39,8 +41,12 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+OWNERS = ["bench.rep"] + [f"rep.{n}" for n in range(1, 10)]
+
+
 def grow(url: str, workspace_id: uuid.UUID, start: int, end: int, ids: list[uuid.UUID]) -> None:
-    """Insert opportunities start..end in batches, spread over the steps; their ids go into `ids`."""
+    """Insert opportunities start..end in batches, spread over the steps and owners; the rep's ids go
+    into `ids`."""
     now = datetime.now(UTC)
     engine = create_engine(url)
     try:
@@ -50,7 +56,8 @@ def grow(url: str, workspace_id: uuid.UUID, start: int, end: int, ids: list[uuid
                 step, phase = STEPS[number % len(STEPS)]
                 rows.append({
                     "workspace_id": workspace_id, "id": uuid7(), "name": f"Deal {number}",
-                    "account_name": f"Account {number}", "account_industry": "utilities", "owner": "admin",
+                    "account_name": f"Account {number}", "account_industry": "utilities",
+                    "owner": OWNERS[number % len(OWNERS)],
                     "value_amount": 1000000 + number, "value_currency": "EUR", "expected_close_date": None,
                     "process_key": "complex-sale", "process_version": 1, "status": "open", "phase": phase,
                     "step": step, "step_entered_at": now, "last_activity_at": None, "outcome_reason_code": None,
@@ -58,7 +65,7 @@ def grow(url: str, workspace_id: uuid.UUID, start: int, end: int, ids: list[uuid
                     "updated_at": now, "updated_by": "bench"})
             with engine.begin() as connection:
                 connection.execute(insert(Opportunity.__table__), rows)
-            ids += [row["id"] for row in rows]
+            ids += [row["id"] for row in rows if row["owner"] == OWNERS[0]]
         with engine.begin() as connection:
             connection.execute(text("ANALYZE opportunity"))
     finally:
@@ -80,8 +87,8 @@ def p99(client: Any, paths: list[str], warm: int = 200) -> tuple[float, float]:
 
 def requests(ids: list[uuid.UUID], count: int, rng: random.Random) -> dict[str, list[str]]:
     """The two routes' paths: opportunities by id, and list pages of one step from random cursors."""
-    picked = rng.sample(ids, count)
-    cursors = [base64.urlsafe_b64encode(str(i).encode()).decode().rstrip("=") for i in rng.sample(ids, count)]
+    picked = rng.choices(ids, k=count)
+    cursors = [base64.urlsafe_b64encode(str(i).encode()).decode().rstrip("=") for i in rng.choices(ids, k=count)]
     return {"GET /v1/opportunities/{id}": [f"/v1/opportunities/{i}" for i in picked],
             "GET /v1/opportunities?step=negotiation (50 a page)":
                 [f"/v1/opportunities?step=negotiation&limit=50&cursor={c}" for c in cursors]}
@@ -93,13 +100,13 @@ def main() -> int:
     rng = random.Random(7)
     results: dict[str, dict[int, tuple[float, float]]] = {}
     with postgres_database() as url:
-        key = prepare(url)
+        admin_key = prepare(url)
         engine = create_engine(url)
         with engine.connect() as connection:
             workspace_id = connection.execute(text("SELECT id FROM workspace")).scalar_one()
         engine.dispose()
         ids: list[uuid.UUID] = []
-        with serve(url) as (base_url, _pid), api_client(base_url, key) as client:
+        with serve(url) as (base_url, _pid), api_client(base_url, rep_key(base_url, admin_key)) as client:
             for size in (args.small, args.large):
                 started = time.monotonic()
                 grow(url, workspace_id, len(ids), size, ids)

@@ -55,8 +55,8 @@ def drive(base_url: str, key: str, forward: dict[str, bool], total: int) -> None
                 body = {"to": "presentation"} if forward[deal] else {"to": "questioning", "reason": "Bench reset"}
                 try:
                     expect(client.post(f"/v1/opportunities/{deal}/transitions", json=body), 200)
-                except BenchError as error:
-                    failures.append(str(error))
+                except Exception as error:  # noqa: BLE001  (any failure, a timeout too, fails the run)
+                    failures.append(repr(error))
                 forward[deal] = not forward[deal]
 
     deals = list(forward)

@@ -227,14 +227,15 @@ def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app", "--port", str(port),
          "--log-level", "warning"], cwd=ROOT, env={**os.environ, "DEALGATE_DATABASE_URL": url})
-    for _ in range(150):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
         try:
-            httpx2.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1)
+            httpx2.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2)
             return process
         except httpx2.TransportError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError("the server did not start")
+    raise RuntimeError(f"the server did not start (exit code {process.poll()})")
 
 
 @contextmanager
@@ -250,8 +251,12 @@ def served_database(backend: str, tmp_path: Path) -> Iterator[tuple[str, str, in
         try:
             yield url, printed.strip().splitlines()[-1], port, process
         finally:
-            process.kill()
-            process.wait(timeout=10)
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @pytest.fixture

@@ -17,7 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
 
+from app.phases.catalog import RECORD_KINDS
 from tests.conftest import WATER_DEAL, Workplace
+from tests.test_access import BODIES
 
 EXAMPLES = int(os.environ.get("DEALGATE_FUZZ_EXAMPLES", "2"))  # per operation, role and mode; `make fuzz` raises it
 ACTING = {"rep": "rep.alex", "manager": "rep.kim", "ops": "ops.lee", "admin": "admin", "integration": "crm.sync"}
@@ -27,14 +29,23 @@ ACTING = {"rep": "rep.alex", "manager": "rep.kim", "ops": "ops.lee", "admin": "a
 def test_every_answer_matches_the_contract(app: FastAPI, workplace: Workplace, role: str) -> None:
     admin = TestClient(app, headers=workplace.as_user("admin"))
     deal = admin.post("/v1/opportunities", json={**WATER_DEAL, "owner": "rep.alex"}).json()["id"]
+    records = {}  # one record of each listed kind, so record routes reach the code behind the 404
+    for kind in RECORD_KINDS.values():
+        if not kind.singleton:
+            created = admin.post(f"/v1/opportunities/{deal}/{kind.path}", json=BODIES[kind.path])
+            assert created.status_code == 201, (kind.path, created.text)
+            records[kind.path] = created.json()["id"]
     headers = workplace.as_user(ACTING[role])
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 90
     sent = dict.fromkeys(GenerationMode, 0)
     for operation in operations:
-        # The deal's id where an operation takes one, so the deeper code runs (other ids are generated).
-        known = {"opportunity_id": deal} if "{opportunity_id}" in operation.path else None
+        # Ids that exist where an operation takes them, so the deeper code runs (other values are generated).
+        segments = operation.path.split("/")
+        known = {name: value for name, value in (
+            ("opportunity_id", deal), ("record_id", records.get(segments[-2])), ("key", "complex-sale"),
+            ("version", 1)) if "{" + name + "}" in operation.path and value is not None} or None
         for mode in GenerationMode:
             @given(case=operation.as_strategy(generation_mode=mode, path_parameters=known))
             @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,

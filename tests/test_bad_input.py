@@ -169,7 +169,16 @@ def test_numbers_are_not_read_as_dates_or_times(client: TestClient, opportunity:
     assert activity.status_code == 422 and activity.json()["errors"][0]["pointer"] == "/occurred_at"
 
 
+def _nested(depth: int) -> Any:
+    value: Any = "bottom"
+    for _ in range(depth):
+        value = {"next": value}
+    return value
+
+
 CORPUS = [  # (path under the deal, body, status, problem type)
+    ("/stakeholders", {"name": "Pat", "role": "user", "extra": _nested(500)}, 422, "validation-error"),
+    ("/stakeholders", {"name": _nested(500), "role": "user"}, 422, "validation-error"),
     ("/stakeholders", {"name": "Pat", "role": "user", "notes": {"a": {"b": {"c": [[[[["deep"]]]]]}}}}, 422,
      "validation-error"),
     ("/stakeholders", {"name": "Pat", "role": "user", "x": "unknown field"}, 422, "validation-error"),
@@ -200,4 +209,5 @@ def test_the_bad_input_corpus(app: FastAPI, client: TestClient, opportunity: dic
         _assert_problem(answer, status, type_)
         assert dump(app) == before
     else:
-        assert answer.json()["name"] == body["name"]  # stored as sent
+        stored = client.get(f"/v1/opportunities/{opportunity['id']}{path}/{answer.json()['id']}")
+        assert stored.json()["name"] == body["name"]  # stored as sent
