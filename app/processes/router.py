@@ -14,7 +14,7 @@ from app.processes import rollout, service
 from app.processes.context import context_schema
 from app.processes.models import Process, ProcessVersion
 from app.processes.schemas import (DryRunRead, DryRunRequest, KindRead, MigrateRequest, MigrationRead,
-                                   ProcessCreate, ProcessRead, ProcessVersionRead, Selection, VersionSummary)
+                                   ProcessCreate, ProcessRead, ProcessVersionRead, VersionSummary)
 from app.schemas import Items
 
 router = APIRouter(prefix="/v1/processes", tags=["processes"], route_class=GuardedRoute)
@@ -36,10 +36,6 @@ def _version(row: ProcessVersion, status_code: int = 200, **headers: str) -> Res
                               **VersionSummary.model_validate(row).model_dump())
     return Response(body.model_dump_json(), status_code=status_code, media_type="application/json",
                     headers={"ETag": service.version_etag(row), **headers})
-
-
-def _selection(body: Selection) -> rollout.Selection:
-    return rollout.Selection(step=body.step, owner=body.owner, ids=tuple(body.ids) if body.ids is not None else None)
 
 
 @router.get("", openapi_extra=policy(EVERYONE), responses=problem_responses())
@@ -112,7 +108,7 @@ def publish_version(key: Key, version: Version, session: SessionDep, caller: Cal
 def dry_run(key: Key, version: Version, body: DryRunRequest, session: ReaderDep, caller: CallerDep) -> DryRunRead:
     """Try a version on open opportunities, changing nothing: per requirement, which deals it would
     newly block or release at their next gate."""
-    result = rollout.dry_run(session, caller, key, version, _selection(body), body.max_ids)
+    result = rollout.dry_run(session, caller, key, version, body, body.max_ids)
     return DryRunRead.model_validate(result)
 
 
@@ -121,4 +117,4 @@ def dry_run(key: Key, version: Version, body: DryRunRequest, session: ReaderDep,
 def migrate(key: Key, version: Version, body: MigrateRequest, session: SessionDep, caller: CallerDep) -> MigrationRead:
     """Move open opportunities on older versions to a published version (up to `limit` a call), each at
     the step where it stands, and report per deal whether the gate into its step still holds."""
-    return MigrationRead.model_validate(rollout.migrate(session, caller, key, version, _selection(body), body.limit))
+    return MigrationRead.model_validate(rollout.migrate(session, caller, key, version, body, body.limit))
