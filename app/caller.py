@@ -13,3 +13,4 @@ class Caller:
     user_id: uuid.UUID
     role: str
     team_id: uuid.UUID | None = None
+    require_if_match: bool = False  # the workspace's setting: every change to a deal sends If-Match

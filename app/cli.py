@@ -1,5 +1,6 @@
 """The `dealgate` command line."""
 
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -34,8 +35,12 @@ cli.add_typer(admin, name="admin")
 @admin.command()
 def bootstrap(workspace: str = typer.Option("My company", help="The workspace's name."),
               handle: str = typer.Option("admin", help="The administrator's handle."),
-              if_empty: bool = typer.Option(False, "--if-empty", help="Do nothing when a workspace exists.")) -> None:
-    """Create a workspace and its administrator, and print the administrator's API key once."""
+              if_empty: bool = typer.Option(False, "--if-empty", help="Do nothing when a workspace exists."),
+              key_file: Path | None = typer.Option(None, "--key-file", dir_okay=False,
+                                                   help="Write the key to this file (mode 0600) instead of "
+                                                        "printing it.")) -> None:
+    """Create a workspace and its administrator, and print the administrator's API key once (or write it to
+    a file only its owner reads, for container entrypoints)."""
     from app.db import Database
     from app.identity.service import bootstrap as create_workspace
     from app.identity.service import has_workspace
@@ -51,6 +56,13 @@ def bootstrap(workspace: str = typer.Option("My company", help="The workspace's 
     finally:
         database.dispose()
     typer.echo(f"Workspace {created.name!r} ({created.id}), administrator {handle!r}.")
+    if key_file is not None:
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # an existing file keeps its mode on open: make it the owner's alone
+        with os.fdopen(descriptor, "w", encoding="utf-8") as written:
+            written.write(key + "\n")
+        typer.echo(f"API key written to {key_file} (mode 0600).")
+        return
     typer.echo("API key (shown once; keep it secret):")
     typer.echo(key)
 
@@ -60,7 +72,25 @@ process = typer.Typer(help="Process versions as YAML files, through the API (DEA
 cli.add_typer(process, name="process")
 
 UrlOption = typer.Option("http://127.0.0.1:8000", envvar="DEALGATE_URL", help="Where the API answers.")
-KeyOption = typer.Option(..., envvar="DEALGATE_KEY", help="An API key of an ops user or an administrator.")
+KeyOption = typer.Option(None, envvar="DEALGATE_KEY", help="An API key of an ops user or an administrator "
+                                                           "(visible to other users in the process list: "
+                                                           "prefer DEALGATE_KEY or --api-key-file).")
+KeyFileOption = typer.Option(None, "--api-key-file", envvar="DEALGATE_KEY_FILE", dir_okay=False,
+                             help="A file holding the API key.")
+
+
+def _api_key(api_key: str | None, key_file: Path | None) -> str:
+    """The key from the option or DEALGATE_KEY, else from the key file."""
+    if api_key:
+        return api_key
+    if key_file is not None:
+        try:
+            return key_file.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            typer.echo(f"Cannot read the API key file: {error}", err=True)
+            raise typer.Exit(1) from None
+    typer.echo("Give an API key: DEALGATE_KEY, --api-key-file (or DEALGATE_KEY_FILE), or --api-key.", err=True)
+    raise typer.Exit(1)
 
 
 def _fail(error: Exception) -> NoReturn:
@@ -81,11 +111,12 @@ def _fail(error: Exception) -> NoReturn:
 @process.command("export")
 def export_process(key: str, version: int = typer.Option(None, help="A version number (default: the latest "
                                                                      "published one)."),
-                   url: str = UrlOption, api_key: str = KeyOption) -> None:
+                   url: str = UrlOption, api_key: str | None = KeyOption,
+                   api_key_file: Path | None = KeyFileOption) -> None:
     """Print a process version as YAML."""
     from app.process_files import Api, ApiError, as_file, to_yaml
 
-    api = Api(url, api_key)
+    api = Api(url, _api_key(api_key, api_key_file))
     try:
         chosen = version or api.call("GET", f"/v1/processes/{key}")["latest_published"]
         if chosen is None:
@@ -100,7 +131,8 @@ def export_process(key: str, version: int = typer.Option(None, help="A version n
 @process.command("apply")
 def apply_process(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="A process YAML file."),
                   publish: bool = typer.Option(False, "--publish", help="Publish the new version at once."),
-                  url: str = UrlOption, api_key: str = KeyOption) -> None:
+                  url: str = UrlOption, api_key: str | None = KeyOption,
+                  api_key_file: Path | None = KeyFileOption) -> None:
     """Validate a process file, show how it differs from the newest version, store it as a draft."""
     from app.engine.spec import ProcessSpec
     from app.errors import InvalidInput
@@ -117,7 +149,7 @@ def apply_process(path: Path = typer.Argument(..., exists=True, dir_okay=False, 
     except InvalidInput as invalid:
         _fail(ApiError(invalid.status, {"detail": invalid.detail, **invalid.extensions}))
     spec = ProcessSpec.model_validate(document).model_dump(mode="json")
-    api = Api(url, api_key)
+    api = Api(url, _api_key(api_key, api_key_file))
     try:
         try:
             versions = api.call("GET", f"/v1/processes/{key}")["versions"]

@@ -1,16 +1,17 @@
 """Database engine, declarative base and the request-scoped session."""
 
 import functools
+import hashlib
 import threading
 import uuid
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
-from sqlalchemy import DateTime, MetaData, String, create_engine, event
+from sqlalchemy import DateTime, MetaData, String, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -123,6 +124,29 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+_HELD: set[str] = set()  # names held by requests of this process (SQLite)
+_HELD_LOCK = threading.Lock()
+
+
+@contextmanager
+def exclusive(session: Session, name: str) -> Iterator[bool]:
+    """Whether this request holds the lock of that name (False: another holds it): on PostgreSQL an advisory
+    lock of the session's transaction, so across processes; on SQLite, among the requests of this process."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        yield bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}))
+        return  # released when the transaction ends
+    with _HELD_LOCK:
+        held = name not in _HELD
+        _HELD.add(name)
+    try:
+        yield held
+    finally:
+        if held:
+            with _HELD_LOCK:
+                _HELD.discard(name)
 
 
 async def get_session(request: Request) -> Session:

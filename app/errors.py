@@ -84,6 +84,34 @@ class Conflict(DomainError):
     status, type, title = 409, "conflict", "Conflicting write"
 
 
+class DealClosed(DomainError):
+    """The deal is won, lost or disqualified: its records no longer change."""
+
+    status, type, title = 409, "deal-closed", "The deal is closed"
+
+
+class LimitExceeded(DomainError):
+    """A write would take a deal past one of its bounds; `limit` names the setting."""
+
+    status, type, title = 422, "limit-exceeded", "A limit would be exceeded"
+
+
+class Busy(DomainError):
+    """The same work is already running for this workspace; retry after a while."""
+
+    status, type, title = 429, "busy", "Already running"
+
+    def __init__(self, detail: str, retry_after: int, **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class PreconditionRequired(DomainError):
+    """The workspace requires If-Match on every write to a deal, and none was sent (RFC 6585)."""
+
+    status, type, title = 428, "precondition-required", "If-Match is required"
+
+
 class PreconditionFailed(DomainError):
     """If-Match named a version that is no longer current."""
 

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from app.errors import PreconditionFailed
+from app.errors import PreconditionFailed, PreconditionRequired
 
 
 def etag(row: Any) -> str:
@@ -10,9 +10,13 @@ def etag(row: Any) -> str:
     return f'"{row.version}.{row.id.hex}"'
 
 
-def check_if_match(row: Any, if_match: str | None) -> None:
-    """Refuse the write when If-Match names no current version (RFC 9110, strong comparison)."""
+def check_if_match(row: Any, if_match: str | None, *, required: bool = False) -> None:
+    """Refuse the write when If-Match names no current version (RFC 9110, strong comparison), or is missing
+    where the workspace requires it."""
     if if_match is None:
+        if required:
+            raise PreconditionRequired("This workspace requires If-Match on every change to a deal: read the "
+                                       "resource, then send its ETag as If-Match.", current_etag=etag(row))
         return
     current = etag(row)
     tags = [t.strip() for t in if_match.split(",")]

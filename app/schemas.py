@@ -14,6 +14,8 @@ from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator,
 _NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 _NO_CONTROL_ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
 
+LONGEST_TEXT = 10_000  # characters of the longest text a field holds
+LONGEST_LIST = 500  # elements of the longest list a field holds (an order's products)
 MAX_AMOUNT = 10**15  # minor units: ten trillion in a two-decimal currency
 
 CURRENCIES = frozenset(c.alpha_3 for c in pycountry.currencies) - {"XXX", "XTS"}
@@ -27,7 +29,9 @@ def _known_currency(code: str) -> str:
 
 Name = Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=_NO_CONTROL_ONE_LINE)]
 Slug = Annotated[StrictStr, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_.\-]*$")]
-Text = Annotated[StrictStr, Field(min_length=1, max_length=10_000, pattern=_NO_CONTROL)]
+Text = Annotated[StrictStr, Field(min_length=1, max_length=LONGEST_TEXT, pattern=_NO_CONTROL)]
+Lines = Annotated[list[Text], Field(max_length=100)]
+Ids = Annotated[list[uuid.UUID], Field(max_length=200)]
 Reason = Annotated[StrictStr, Field(max_length=2_000, pattern=_NO_CONTROL)]
 Amount = Annotated[int, Field(strict=True, ge=0, le=MAX_AMOUNT,
                               description="Integer amount in minor units (cents for EUR).")]

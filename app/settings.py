@@ -12,6 +12,24 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./dealgate.db"
     max_body_bytes: int = 1_048_576
+    # What a deal may hold: records of each kind (a kind named in max_records_by_kind takes its own
+    # figure), and the size of the records snapshot its gates read.
+    max_records_per_kind: int = 200
+    max_records_by_kind: dict[str, int] = {"activities": 1_000, "tasks": 500}
+    max_snapshot_bytes: int = 1_048_576
+    # What a CEL rule may cost, priced when it is saved, and the time a gate's rules may take.
+    rule_cost_limit: int = 100_000
+    rule_literal_chars: int = 1_000
+    rule_literal_items: int = 100
+    rule_regex_program: int = 200
+    rule_max_per_version: int = 300
+    rule_gate_budget_ms: float = 50.0
+    # Compiled process versions (and their state machines) kept per server process.
+    definition_cache_size: int = 256
+
+    def max_records(self, kind: str) -> int:
+        """How many records of a kind one deal may hold."""
+        return self.max_records_by_kind.get(kind, self.max_records_per_kind)
 
 
 @lru_cache

@@ -19,6 +19,9 @@ from tests.conftest import WATER_DEAL, _free_port, served_database, start_server
 WRITERS_SECONDS = float(os.environ.get("DEALGATE_WRITERS_SECONDS", "30"))
 
 
+STAKEHOLDERS_A_DEAL = 100
+
+
 class Writers:
     """Client threads, each writing to its own deal: stakeholders added, and lost/reopen moves."""
 
@@ -36,14 +39,19 @@ class Writers:
     def write(self, deal: str, base: str) -> None:
         with httpx2.Client(base_url=base, headers=self.auth, timeout=30) as client:
             lost = False
-            number = 0
+            number = added = 0
             while not self.stop.is_set():
                 number += 1
                 try:
-                    if number % 3:
+                    if added == STAKEHOLDERS_A_DEAL and not lost:  # well under the most one deal may hold
+                        deal = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
+                        self.acknowledged[deal], added = [], 0
+                        self.deals.append(deal)
+                    if number % 3 and not lost:  # a lost deal's records are read-only
                         answer = client.post(f"/v1/opportunities/{deal}/stakeholders",
                                              json={"name": f"Person {number}", "role": "user"})
                         done = ("stakeholder", answer.json()["id"]) if answer.status_code == 201 else None
+                        added += done is not None
                     else:
                         move = {"to": "planning", "reason": "Back"} if lost else {"to": "lost", "reason": "Gone"}
                         answer = client.post(f"/v1/opportunities/{deal}/transitions", json=move)

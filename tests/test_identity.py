@@ -1,6 +1,11 @@
 """API keys: every route needs one, only hashes are stored, and workspaces never see each other."""
 
+import os
+import stat
+import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -9,7 +14,7 @@ from sqlalchemy import event, select, update
 from app.identity.models import ApiKey
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import WATER_DEAL, Workplace, make_workplace
+from tests.conftest import ROOT, WATER_DEAL, Workplace, make_workplace
 
 
 def _assert_unauthorized(response) -> None:  # type: ignore[no-untyped-def]
@@ -89,3 +94,51 @@ def test_a_recognised_key_costs_no_database_round_trip(app: FastAPI, client: Tes
     finally:
         event.remove(app.state.database.engine, "before_cursor_execute", record)
     assert statements and not any("api_key" in s or "app_user" in s for s in statements), statements
+
+
+def test_a_wrong_secret_costs_no_write_and_no_cache_entry(app: FastAPI, workplace: Workplace) -> None:
+    key = workplace.keys["rep.alex"]
+    prefix = key.split("_")[1]
+    wrong = key[:-6] + ("AAAAAA" if not key.endswith("AAAAAA") else "BBBBBB")
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(app.state.database.engine, "before_cursor_execute", record)
+    try:
+        with TestClient(app) as anonymous:
+            _assert_unauthorized(anonymous.get("/v1/opportunities", headers={"Authorization": f"Bearer {wrong}"}))
+    finally:
+        event.remove(app.state.database.engine, "before_cursor_execute", record)
+    assert not any(s.lstrip().upper().startswith(("UPDATE", "INSERT", "BEGIN IMMEDIATE")) for s in statements), statements
+    with app.state.database.reader() as session:
+        assert session.scalars(select(ApiKey.last_used_at).where(ApiKey.prefix == prefix)).one() is None
+    assert app.state.keys.get(prefix) == (False, None)
+    with TestClient(app, headers=workplace.as_user("rep.alex")) as right:  # the right secret still works
+        assert right.get("/v1/opportunities").status_code == 200
+    assert app.state.keys.get(prefix)[0]
+
+
+def test_a_forbidden_answer_does_not_name_the_deals_owner(app: FastAPI, workplace: Workplace) -> None:
+    with TestClient(app, headers=workplace.as_user("rep.zoe")) as zoe:
+        oid = zoe.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
+    with TestClient(app, headers=workplace.as_user("rep.alex")) as alex:
+        for refused in (alex.get(f"/v1/opportunities/{oid}"), alex.get(f"/v1/opportunities/{oid}/stakeholders"),
+                        alex.post(f"/v1/opportunities/{oid}/transitions", json={"to": "lost", "reason": "x"})):
+            assert refused.status_code == 403 and "rep.zoe" not in refused.text, refused.text
+
+
+def test_bootstrap_writes_the_key_to_a_file_only_its_owner_reads(database_url: str, tmp_path: Path) -> None:
+    key_file = tmp_path / "admin.key"
+    key_file.write_text("stale")
+    key_file.chmod(0o644)
+    done = subprocess.run([sys.executable, "-m", "app.cli", "admin", "bootstrap", "--workspace", "Containers",
+                           "--handle", "boot.admin", "--key-file", str(key_file)], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, "DEALGATE_DATABASE_URL": database_url}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    key = key_file.read_text().strip()
+    assert key.startswith("dg_") and key not in done.stdout
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    with TestClient(create_app(Settings(database_url=database_url))) as client:
+        assert client.get("/v1/admin/users", headers={"Authorization": f"Bearer {key}"}).status_code == 200

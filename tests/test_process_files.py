@@ -9,6 +9,7 @@ import httpx2
 import yaml
 
 from app.engine.spec import ProcessSpec
+from app.processes.service import default_process
 from tests.conftest import ROOT
 
 
@@ -72,3 +73,33 @@ def test_apply_refuses_an_invalid_file_with_every_error_and_stores_nothing(serve
     assert "New process renewal; stored version 1 as a draft." in created.stdout
     published = dealgate(server, "apply", str(path), "--publish")  # the same file: publish the stored draft
     assert "Published renewal version 1." in published.stdout, published.stdout + published.stderr
+
+
+def test_the_key_can_come_from_a_file_not_the_command_line(server: tuple[str, str], tmp_path: Path) -> None:
+    base, key = server
+    key_file = tmp_path / "ops.key"
+    key_file.write_text(key + "\n")
+    env = {k: v for k, v in os.environ.items() if k != "DEALGATE_KEY"}
+    exported = subprocess.run([sys.executable, "-m", "app.cli", "process", "export", "complex-sale", "--url", base,
+                               "--api-key-file", str(key_file)], cwd=ROOT, capture_output=True, text=True,
+                              timeout=60, env=env)
+    assert exported.returncode == 0, exported.stderr
+    assert yaml.safe_load(exported.stdout)["key"] == "complex-sale"
+    missing = subprocess.run([sys.executable, "-m", "app.cli", "process", "export", "complex-sale", "--url", base],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    assert missing.returncode == 1 and "DEALGATE_KEY" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_apply_refuses_a_rule_that_cannot_be_bounded_before_calling_the_api(tmp_path: Path) -> None:
+    numbers = "[" + ",".join(str(i) for i in range(99)) + "]"
+    stalling = f'{numbers}.all(y, {numbers}.all(x, "{"a" * 1500}".matches("(a{{1,50}}){{1,20}}z") == false))'
+    document = {"key": "complex-sale", **default_process()[1]}
+    document["gates"]["opening"].append({"code": "ops.stall", "rule": stalling, "message": "m", "overridable": False})
+    path = tmp_path / "complex-sale.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    refused = subprocess.run([sys.executable, "-m", "app.cli", "process", "apply", str(path), "--url",
+                              "http://127.0.0.1:9"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "DEALGATE_KEY": "dg_unused"})
+    assert refused.returncode == 1
+    at = f"/gates/opening/{len(document['gates']['opening']) - 1}/rule (line 1, column"
+    assert at in refused.stderr and "cannot be bounded" in refused.stderr, refused.stderr

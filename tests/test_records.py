@@ -34,7 +34,7 @@ def test_problem_lifecycle(client: TestClient, workplace: Workplace, opportunity
     assert client.delete(f"{base}/{problem['id']}", headers={"If-Match": first_tag}).status_code == 412
     assert client.delete(f"{base}/{problem['id']}").status_code == 204
     assert client.get(f"{base}/{problem['id']}").status_code == 404
-    assert client.get(base).json() == {"items": []}
+    assert client.get(base).json() == {"items": [], "next_cursor": None}
 
 
 def test_stakeholders_list_in_order_and_stay_under_their_opportunity(

@@ -45,11 +45,15 @@ def test_back_moves_need_a_reason_and_moving_forward_again_rechecks_the_gate(
     back = move(client, oid, "questioning", "a new stakeholder joined the committee")
     assert back.status_code == 200 and back.json()["step"] == "questioning"
 
-    stakeholders = client.get(f"/v1/opportunities/{oid}/stakeholders").json()["items"]
-    assert client.delete(f"/v1/opportunities/{oid}/stakeholders/{stakeholders[0]['id']}").status_code == 204
+    [stakeholder] = client.get(f"/v1/opportunities/{oid}/stakeholders").json()["items"]
+    [problem] = client.get(f"/v1/opportunities/{oid}/problems").json()["items"]
+    assert client.patch(f"/v1/opportunities/{oid}/stakeholders/{stakeholder['id']}",
+                        json={"role": "user"}).status_code == 200
+    assert client.patch(f"/v1/opportunities/{oid}/problems/{problem['id']}",
+                        json={"confirmation": None}).status_code == 200
     again = move(client, oid, "presentation")
     assert again.status_code == 409 and again.json()["step"] == "solution_design"
-    # The only stakeholder is gone: no decision-maker, and nobody left who confirmed the problem.
+    # The only decision-maker turned out not to decide, and the customer withdrew the confirmation.
     assert [u["code"] for u in again.json()["unmet"]] == ["diagnose.problem_cost_confirmed",
                                                           "diagnose.decision_maker_identified"]
 

@@ -131,9 +131,11 @@ class DefinitionInvalid(Exception):
 class _Compiler:
     """Turns a written process into a definition, gathering every error instead of stopping."""
 
-    def __init__(self, spec: ProcessSpec, rules: RuleEnvironment) -> None:
+    def __init__(self, spec: ProcessSpec, rules: RuleEnvironment, accepted: bool) -> None:
         self.spec = spec
         self.rules = rules
+        self.accepted = accepted
+        self.compiled = 0
         self.errors: list[dict[str, Any]] = []
         self.by_code: dict[str, tuple[Requirement, str]] = {}
 
@@ -143,8 +145,14 @@ class _Compiler:
     def rule(self, source: str | None, pointer: str, what: str) -> Rule | None:
         if source is None:
             return None
+        self.compiled += 1
+        if self.compiled > self.rules.limits.per_version:
+            if self.compiled == self.rules.limits.per_version + 1:
+                self.error(pointer, f"a process version holds at most {self.rules.limits.per_version} CEL rules "
+                                    "and conditions; this is one more")
+            return None
         try:
-            return self.rules.compile(source)
+            return self.rules.compile(source, priced=not self.accepted)
         except RuleInvalid as invalid:
             for problem in invalid.problems:
                 if "*error*" in problem.message:
@@ -245,6 +253,8 @@ class _Compiler:
 
     def reachable(self, steps: list[Step]) -> None:
         """A blocking rule that can be neither met nor overridden makes every later step unreachable."""
+        if self.accepted:  # asked when it was published; a rule that could not be priced is not here to try
+            return
         for i, step in enumerate(steps):
             for j, requirement in enumerate(step.gate):
                 fixed = not requirement.overridable or not self.spec.overrides.roles
@@ -271,6 +281,8 @@ class _Compiler:
                                  override_roles=tuple(self.spec.overrides.roles), rules=self.rules)
 
 
-def compile_definition(spec: ProcessSpec, *, key: str, version: int, rules: RuleEnvironment) -> ProcessDefinition:
-    """A checked, compiled definition; DefinitionInvalid lists every problem with its pointer."""
-    return _Compiler(spec, rules).compile(key, version)
+def compile_definition(spec: ProcessSpec, *, key: str, version: int, rules: RuleEnvironment,
+                       accepted: bool = False) -> ProcessDefinition:
+    """A checked, compiled definition; DefinitionInvalid lists every problem with its pointer. An accepted
+    definition (a published version, checked when it was published) is not priced nor tried again."""
+    return _Compiler(spec, rules, accepted).compile(key, version)

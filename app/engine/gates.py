@@ -7,9 +7,10 @@ from typing import Any
 
 from app.engine.checks import CHECKS
 from app.engine.definition import Requirement, Step
-from app.engine.rules import Rule, RuleEnvironment
+from app.engine.rules import OverBudget, Rule, RuleEnvironment
 
 Fingerprint = Callable[[str], Hashable | None]
+BUDGET_EXCEEDED = "rule.budget_exceeded"
 
 
 class Facts:
@@ -21,11 +22,12 @@ class Facts:
     part that has no fingerprint, run on this evaluation's own binding.
     """
 
-    __slots__ = ("document", "_rules", "_fingerprint", "_binding", "_kept")
+    __slots__ = ("document", "spent", "_rules", "_fingerprint", "_binding", "_kept")
 
     def __init__(self, document: Mapping[str, Any], rules: RuleEnvironment | None = None,
                  fingerprint: Fingerprint | None = None) -> None:
         self.document = document
+        self.spent = 0.0  # seconds the rules of the gate being judged have taken
         self._rules = rules
         self._fingerprint = fingerprint
         self._binding: Any = None
@@ -34,8 +36,8 @@ class Facts:
     def _data(self, names: Iterable[str]) -> dict[str, Any]:
         return {name: self.document[name] for name in names}
 
-    def evaluate(self, rule: Rule) -> bool | str:
-        """A rule's answer on these facts (a string says why it has none)."""
+    def evaluate(self, rule: Rule) -> bool | str | OverBudget:
+        """A rule's answer on these facts (a string says why it has none), within the gate's time budget."""
         rules = self._rules
         assert rules is not None, "a definition with rules carries its rule environment"
         if self._fingerprint is not None and "now" not in rule.variables:
@@ -46,10 +48,14 @@ class Facts:
             if self._kept:
                 binding, lock = self._kept
                 with lock:
-                    return rule.evaluate(binding)
+                    result, elapsed = rules.run(rule, binding, self.spent)
+                self.spent += elapsed
+                return result
         if self._binding is None:
             self._binding = rules.bind(self._data(rules.variables))
-        return rule.evaluate(self._binding)
+        result, elapsed = rules.run(rule, self._binding, self.spent)
+        self.spent += elapsed
+        return result
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,7 @@ class GateResult:
                 "met": list(self.met), "skipped": list(self.skipped)}
 
 
-def applies(requirement: Requirement, facts: Facts) -> bool | str:
+def applies(requirement: Requirement, facts: Facts) -> bool | str | OverBudget:
     """Whether the requirement's condition holds (True without one); a string if it could not be evaluated."""
     return True if requirement.when is None else facts.evaluate(requirement.when)
 
@@ -93,19 +99,28 @@ def shortfall(requirement: Requirement, facts: Facts) -> dict[str, Any] | None:
     result = facts.evaluate(requirement.rule)
     if result is True:
         return None
-    details = {"rule": requirement.rule.source}
+    return _unanswered("rule", requirement.rule, result)
+
+
+def _unanswered(part: str, rule: Rule, result: bool | str | OverBudget) -> dict[str, Any]:
+    """Details of a rule (or condition) that is false, failed, or was stopped by the gate's time budget."""
+    details: dict[str, Any] = {part: rule.source}
+    if isinstance(result, OverBudget):
+        return {**details, "budget_exceeded": True, "spent_ms": round(result.seconds * 1000, 1)}
     return details if result is False else {**details, "error": result}
 
 
-def is_met(requirement: Requirement, facts: Facts) -> bool:
-    """Whether the facts meet one requirement."""
-    return shortfall(requirement, facts) is None
+def is_met(requirement: Requirement, facts: Facts) -> bool | None:
+    """Whether the facts meet one requirement; None when its rule was not judged within the time budget."""
+    details = shortfall(requirement, facts)
+    return True if details is None else None if details.get("budget_exceeded") else False
 
 
 def find_unmet(requirements: Iterable[Requirement], facts: Facts,
                step: str) -> tuple[list[Finding], list[str], list[str]]:
     """The findings for the unmet requirements, the codes of the met ones, and of those that do not apply."""
     opportunity_id = facts.document["opportunity"]["id"]
+    facts.spent = 0.0  # each gate has its own time budget
     unmet: list[Finding] = []
     met: list[str] = []
     skipped: list[str] = []
@@ -115,9 +130,14 @@ def find_unmet(requirements: Iterable[Requirement], facts: Facts,
             skipped.append(req.code)
             continue
         # A condition that cannot be evaluated does not excuse the requirement: it is unmet.
-        details = shortfall(req, facts) if condition is True else {"condition": req.when.source, "error": condition}
+        details = shortfall(req, facts) if condition is True else _unanswered("condition", req.when, condition)
         if details is None:
             met.append(req.code)
+        elif details.pop("budget_exceeded", False):
+            unmet.append(Finding(code=BUDGET_EXCEEDED, message=f"{req.code} was not judged: the gate's rules ran "
+                                 "past their time budget. Ask sales ops to make its rule cheaper.",
+                                 severity=req.severity, step=step, fix=req.fix_for(opportunity_id),
+                                 details={"requirement": req.code, **details}, overridable=req.overridable))
         else:
             unmet.append(Finding(code=req.code, message=req.message, severity=req.severity, step=step,
                                  fix=req.fix_for(opportunity_id), details=details,

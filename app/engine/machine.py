@@ -8,6 +8,8 @@ from transitions import EventData, Machine, MachineError
 from app.engine.definition import DISQUALIFY_CODES, OUTCOMES, ProcessDefinition
 from app.engine.gates import Facts, GateResult, evaluate_gate
 from app.errors import DomainError, Forbidden, GateBlocked, InvalidInput, MoveNotAllowed, ReasonRequired
+from app.lru import Lru
+from app.settings import get_settings
 
 
 class _Move:
@@ -206,12 +208,9 @@ class ProcessMachine:
 
 # Keyed by the definition object, which the entry keeps alive (so its id is never reused):
 # two workspaces may each have a version 2 of "complex-sale" with different gates.
-_MACHINES: dict[int, tuple[ProcessDefinition, ProcessMachine]] = {}
+MACHINES: Lru[tuple[ProcessDefinition, "ProcessMachine"]] = Lru(get_settings().definition_cache_size)
 
 
 def machine_for(definition: ProcessDefinition) -> ProcessMachine:
     """The machine of a published definition, built once and shared by all its opportunities."""
-    entry = _MACHINES.get(id(definition))
-    if entry is None:
-        entry = _MACHINES[id(definition)] = (definition, ProcessMachine(definition))
-    return entry[1]
+    return MACHINES.get_or_make(id(definition), lambda: (definition, ProcessMachine(definition)))[1]

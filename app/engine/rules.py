@@ -1,14 +1,18 @@
 """Rules written in CEL: type-checked against the evaluation context, run on plain documents."""
 
+import logging
 import re
 import threading
-from collections import OrderedDict
+import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cel_expr_python import cel
 from google.protobuf import descriptor_pb2, descriptor_pool, struct_pb2, wrappers_pb2
+
+from app.engine.cost import RuleLimits, RuleTooCostly, estimate_cost
+from app.lru import Lru
 
 _FIELD = descriptor_pb2.FieldDescriptorProto
 _PACKAGE = "dealgate.context"
@@ -20,6 +24,18 @@ _SCALARS = {  # JSON Schema type -> (proto field type, its nullable wrapper)
 }
 _ERROR = re.compile(r"ERROR: <input>:(\d+):(\d+): (.*)")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LOG = logging.getLogger("dealgate.rules")
+HOLD_BACK_SECONDS = 300.0  # how long a rule that overran a gate's budget on its own is not run
+
+
+@dataclass(frozen=True)
+class OverBudget:
+    """A rule not run, or run past its gate's time budget: its answer is not used."""
+
+    seconds: float
+
+    def __str__(self) -> str:
+        return f"the gate's rules ran past their budget ({self.seconds * 1000:.1f} ms spent)"
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,14 @@ class _Schema:
         return {"type": _FIELD.TYPE_MESSAGE, "type_name": ".google.protobuf.Value", "label": _FIELD.LABEL_OPTIONAL}
 
 
+def _position(source: str, offset: int | None) -> tuple[int | None, int | None]:
+    """The 1-based line and column of a code-point offset into the source."""
+    if offset is None:
+        return None, None
+    line_start = source.rfind("\n", 0, offset) + 1
+    return source.count("\n", 0, offset) + 1, offset - line_start + 1
+
+
 def _problems(error: Exception) -> list[RuleProblem]:
     found = [RuleProblem(m.group(3).strip(), int(m.group(1)), int(m.group(2)))
              for m in _ERROR.finditer(str(error))]
@@ -118,17 +142,22 @@ class RuleEnvironment:
     while the data has the same fingerprint.
     """
 
-    def __init__(self, context_schema: Mapping[str, Any], keep: int = 1024) -> None:
+    def __init__(self, context_schema: Mapping[str, Any], *, limits: RuleLimits = RuleLimits(),
+                 bounds: Mapping[str, Any] | None = None, budget: float = 0.05, keep: int = 1024) -> None:
         schema = _Schema(context_schema)
+        self.limits = limits
+        self.budget = budget
+        self._bounds = bounds or context_schema
         self.variables = tuple(schema.variables)
         self._checker = cel.NewEnv(descriptor_pool=schema.pool, variables=schema.variables)
         self._runtime = cel.NewEnv(variables={name: cel.Type.DYN for name in schema.variables})
-        self._kept: OrderedDict[Hashable, tuple[Any, threading.Lock]] = OrderedDict()
-        self._keep = keep
-        self._lock = threading.Lock()
+        self._kept: Lru[tuple[Any, threading.Lock]] = Lru(keep)
+        self._held_back: dict[str, float] = {}  # rule source -> when it may run again
 
-    def compile(self, source: str) -> "Rule":
-        """A rule ready to run; RuleInvalid lists every problem with its position."""
+    def compile(self, source: str, *, priced: bool = True) -> "Rule":
+        """A rule ready to run; RuleInvalid lists every problem with its position. A priced rule is refused
+        when its worst-case cost cannot be bounded or is over the limit; a rule already accepted (stored in a
+        published version) is not priced again, so a lower limit never stops deals in flight."""
         try:
             checked = self._checker.compile(source)
         except RuntimeError as error:
@@ -136,13 +165,40 @@ class RuleEnvironment:
         if checked.return_type() != cel.Type.BOOL:
             raise RuleInvalid([RuleProblem(f"must be true or false, not {checked.return_type().name().lower()}",
                                            1, 1)])
+        cost = None
+        if priced:
+            try:
+                cost = estimate_cost(checked.serialize(), self._bounds, self.limits)
+            except RuleTooCostly as refused:
+                raise RuleInvalid([RuleProblem(f"cannot be bounded: {refused.reason}",
+                                               *_position(source, refused.offset))]) from None
         # Every name the source mentions that is a variable: a superset of what it reads.
         names = frozenset(_NAME.findall(source)) & frozenset(self.variables)
-        return Rule(source, self._runtime.compile(source, disable_check=True), names)
+        return Rule(source, self._runtime.compile(source, disable_check=True), names, cost)
 
     def never_true(self, rule: "Rule") -> bool:
-        """Whether the rule is false without reading any data (so no deal can ever meet it)."""
+        """Whether the rule is false without reading any data (so no deal can ever meet it); asked only of
+        priced rules, whose worst case is bounded."""
+        assert rule.cost is not None, "only a priced rule is run when a version is saved"
         return rule.evaluate(self.bind({})) is False
+
+    def run(self, rule: "Rule", activation: Any, spent: float) -> tuple[bool | str | OverBudget, float]:
+        """The rule's answer within the gate's time budget, and the time spent on it. A gate that has spent its
+        budget runs no more rules; a rule that overran the budget on its own is held back for a while, so
+        however it escaped its price, it cannot hold up request after request."""
+        held_until = self._held_back.get(rule.source)
+        if spent > self.budget or held_until is not None and held_until > time.monotonic():
+            return OverBudget(spent), 0.0
+        started = time.perf_counter()
+        result = rule.evaluate(activation)
+        elapsed = time.perf_counter() - started
+        if spent + elapsed <= self.budget:
+            return result, elapsed
+        if elapsed > self.budget:
+            self._held_back[rule.source] = time.monotonic() + HOLD_BACK_SECONDS
+        _LOG.warning("rule over the gate budget of %.0f ms: took %.1f ms (gate %.1f ms): %.200s",
+                     self.budget * 1000, elapsed * 1000, (spent + elapsed) * 1000, rule.source)
+        return OverBudget(spent + elapsed), elapsed
 
     def bind(self, data: Mapping[str, Any]) -> Any:
         """Variables bound to plain data, each converted when a rule first reads it."""
@@ -151,17 +207,7 @@ class RuleEnvironment:
     def kept(self, fingerprint: Hashable, data: Callable[[], Mapping[str, Any]]) -> tuple[Any, threading.Lock]:
         """The kept binding of the data with that fingerprint (bound now if none is kept), and the lock
         to hold while a rule reads it: a binding converts on first read, so one rule reads at a time."""
-        with self._lock:
-            kept = self._kept.get(fingerprint)
-            if kept is not None:
-                self._kept.move_to_end(fingerprint)
-        if kept is None:
-            kept = (self.bind(data()), threading.Lock())
-            with self._lock:
-                kept = self._kept.setdefault(fingerprint, kept)
-                if len(self._kept) > self._keep:
-                    self._kept.popitem(last=False)
-        return kept
+        return self._kept.get_or_make(fingerprint, lambda: (self.bind(data()), threading.Lock()))
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,6 +217,7 @@ class Rule:
     source: str
     expression: Any
     variables: frozenset[str] = frozenset()
+    cost: float | None = None  # the worst case priced when it was saved
 
     def evaluate(self, activation: Any) -> bool | str:
         """True or False; a string says why the rule could not be evaluated on this document."""

@@ -41,6 +41,10 @@ class KeyCache:
             self._entries.clear()
         self._entries[prefix] = (now + self.ttl, entry)
 
+    def clear(self) -> None:
+        """Forget every key, so the next request of each reads its caller again."""
+        self._entries.clear()
+
     def forget(self, prefix: str) -> None:
         """Drop a revoked key, and refuse to cache it again for the ttl."""
         self._entries.pop(prefix, None)
@@ -64,22 +68,27 @@ async def get_caller(
     prefix, secret = parts
     cache: KeyCache = request.app.state.keys
     found, known = cache.get(prefix)
-    if not found:
-        database = request.app.state.database
+    if found:
+        if not secret_matches(secret, known.secret_hash):
+            raise Unauthorized("The API key is unknown or revoked.")
+        return known.caller
+    database = request.app.state.database
 
-        def look_up() -> Any:
-            with database.reader() as session:
-                result = recognise(session, prefix)
-            if result is not None:  # only a live key costs a write
-                with database.write_lock or nullcontext(), database.writer() as session:
-                    mark_used(session, result)
-                    session.commit()
-            return result
+    def look_up() -> Any:
+        with database.reader() as session:
+            result = recognise(session, prefix)
+        # A key is live only with its secret: a wrong one costs no write, no lock and no cache entry.
+        if not secret_matches(secret, result.secret_hash if result else _DUMMY_HASH) or result is None:
+            return None
+        with database.write_lock or nullcontext(), database.writer() as session:
+            mark_used(session, result)
+            session.commit()
+        return result
 
-        known = await run_in_threadpool(look_up)
-        cache.put(prefix, known)
-    if not secret_matches(secret, known.secret_hash if known else _DUMMY_HASH) or known is None:
+    known = await run_in_threadpool(look_up)
+    if known is None:
         raise Unauthorized("The API key is unknown or revoked.")
+    cache.put(prefix, known)
     return known.caller
 
 

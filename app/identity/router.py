@@ -11,11 +11,28 @@ from app.errors import problem_responses
 from app.identity import service
 from app.identity.auth import CallerDep
 from app.identity.policy import ADMINS, GuardedRoute, policy
-from app.identity.schemas import AuditRead, KeyRead, NewKey, TeamCreate, TeamRead, UserCreate, UserRead
-from app.schemas import Items
+from app.identity.schemas import (AuditRead, KeyRead, NewKey, TeamCreate, TeamRead, UserCreate, UserRead,
+                                  WorkspaceRead, WorkspaceUpdate)
+from app.paging import MAX_PAGE, Cursor, Limit
+from app.schemas import Page
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=GuardedRoute)
 ADMIN_ONLY: dict[str, Any] = policy(ADMINS)
+
+
+@router.get("/workspace", openapi_extra=ADMIN_ONLY, responses=problem_responses())
+def get_workspace(session: SessionDep, caller: CallerDep) -> WorkspaceRead:
+    """The workspace and its settings."""
+    return WorkspaceRead.model_validate(service.get_workspace(session, caller))
+
+
+@router.patch("/workspace", openapi_extra=ADMIN_ONLY, responses=problem_responses(400, 415, 422))
+def update_workspace(body: WorkspaceUpdate, request: Request, session: SessionDep, caller: CallerDep) -> WorkspaceRead:
+    """Change the workspace's settings: in force at once in this process, and in every other within 30 seconds."""
+    workspace = service.update_workspace(session, caller, body.changes())
+    # Keys remember their caller, settings included: forget them once the change is stored.
+    event.listen(session, "after_commit", lambda _: request.app.state.keys.clear(), once=True)
+    return WorkspaceRead.model_validate(workspace)
 
 
 @router.post("/teams", status_code=201, openapi_extra=ADMIN_ONLY, responses=problem_responses(400, 415, 422))
@@ -25,9 +42,10 @@ def create_team(body: TeamCreate, session: SessionDep, caller: CallerDep) -> Tea
 
 
 @router.get("/teams", openapi_extra=ADMIN_ONLY, responses=problem_responses())
-def list_teams(session: SessionDep, caller: CallerDep) -> Items[TeamRead]:
-    """The workspace's teams."""
-    return Items[TeamRead](items=[TeamRead.model_validate(t) for t in service.list_teams(session, caller)])
+def list_teams(session: SessionDep, caller: CallerDep, limit: Limit = MAX_PAGE, cursor: Cursor = None) -> Page[TeamRead]:
+    """The workspace's teams; follow next_cursor for more."""
+    rows, next_cursor = service.list_teams(session, caller, limit=limit, cursor=cursor)
+    return Page[TeamRead](items=[TeamRead.model_validate(t) for t in rows], next_cursor=next_cursor)
 
 
 @router.post("/users", status_code=201, openapi_extra=ADMIN_ONLY,
@@ -40,9 +58,10 @@ def create_user(body: UserCreate, session: SessionDep, caller: CallerDep) -> Use
 
 
 @router.get("/users", openapi_extra=ADMIN_ONLY, responses=problem_responses())
-def list_users(session: SessionDep, caller: CallerDep) -> Items[UserRead]:
-    """The workspace's users."""
-    return Items[UserRead](items=[UserRead.model_validate(u) for u in service.list_users(session, caller)])
+def list_users(session: SessionDep, caller: CallerDep, limit: Limit = MAX_PAGE, cursor: Cursor = None) -> Page[UserRead]:
+    """The workspace's users; follow next_cursor for more."""
+    rows, next_cursor = service.list_users(session, caller, limit=limit, cursor=cursor)
+    return Page[UserRead](items=[UserRead.model_validate(u) for u in rows], next_cursor=next_cursor)
 
 
 @router.post("/users/{user_id}/keys", status_code=201, openapi_extra=ADMIN_ONLY,
@@ -54,9 +73,11 @@ def issue_key(user_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> New
 
 
 @router.get("/users/{user_id}/keys", openapi_extra=ADMIN_ONLY, responses=problem_responses(404, 422))
-def list_keys(user_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> Items[KeyRead]:
-    """A user's keys, without their secrets."""
-    return Items[KeyRead](items=[KeyRead.model_validate(k) for k in service.list_keys(session, caller, user_id)])
+def list_keys(user_id: uuid.UUID, session: SessionDep, caller: CallerDep, limit: Limit = MAX_PAGE,
+              cursor: Cursor = None) -> Page[KeyRead]:
+    """A user's keys, without their secrets; follow next_cursor for more."""
+    rows, next_cursor = service.list_keys(session, caller, user_id, limit=limit, cursor=cursor)
+    return Page[KeyRead](items=[KeyRead.model_validate(k) for k in rows], next_cursor=next_cursor)
 
 
 @router.delete("/keys/{key_id}", status_code=204, openapi_extra=ADMIN_ONLY, responses=problem_responses(404, 422))
@@ -69,6 +90,7 @@ def revoke_key(key_id: uuid.UUID, request: Request, session: SessionDep, caller:
 
 
 @router.get("/audit", openapi_extra=ADMIN_ONLY, responses=problem_responses())
-def list_audit(session: SessionDep, caller: CallerDep) -> Items[AuditRead]:
-    """Every administrative action, oldest first: who, what, to what, when."""
-    return Items[AuditRead](items=[AuditRead.model_validate(a) for a in service.list_audit(session, caller)])
+def list_audit(session: SessionDep, caller: CallerDep, limit: Limit = MAX_PAGE, cursor: Cursor = None) -> Page[AuditRead]:
+    """Every administrative action, oldest first: who, what, to what, when; follow next_cursor for more."""
+    rows, next_cursor = service.list_audit(session, caller, limit=limit, cursor=cursor)
+    return Page[AuditRead](items=[AuditRead.model_validate(a) for a in rows], next_cursor=next_cursor)

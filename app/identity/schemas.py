@@ -4,9 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
-from app.schemas import Input, Name, Output, Slug
+from app.schemas import Input, Name, Output, Patch, Slug
 
 Role = Literal["rep", "manager", "ops", "admin", "integration"]
 
@@ -69,3 +69,20 @@ class AuditRead(Output):
     action: str
     target: str
     at: datetime
+
+
+class WorkspaceRead(Output):
+    """The workspace and its settings."""
+
+    id: uuid.UUID
+    name: str
+    require_if_match: bool = Field(description="Whether every change to a deal must send If-Match (428 without).")
+    created_at: datetime
+
+
+class WorkspaceUpdate(Patch):
+    """Settings of the workspace to change."""
+
+    not_nullable = frozenset({"require_if_match"})
+
+    require_if_match: StrictBool | None = None

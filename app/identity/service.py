@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from app.db import utcnow
 from app.identity.keys import new_key
 from app.errors import Conflict, InvalidInput, NotFound
 from app.identity.models import ApiKey, AuditEntry, Team, User, Workspace
+from app.paging import page
 from app.processes.service import seed_default_process
 
 
@@ -64,13 +66,15 @@ def has_workspace(session: Session) -> bool:
 def recognise(session: Session, prefix: str) -> KnownKey | None:
     """The live key with that prefix and its user; None if unknown or revoked."""
     row = session.execute(
-        select(ApiKey, User).join(User, (User.workspace_id == ApiKey.workspace_id) & (User.id == ApiKey.user_id))
+        select(ApiKey, User, Workspace.require_if_match)
+        .join(User, (User.workspace_id == ApiKey.workspace_id) & (User.id == ApiKey.user_id))
+        .join(Workspace, Workspace.id == ApiKey.workspace_id)
         .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))).one_or_none()
     if row is None:
         return None
-    key, user = row
+    key, user, require_if_match = row
     caller = Caller(workspace_id=user.workspace_id, actor=user.handle, user_id=user.id, role=user.role,
-                    team_id=user.team_id)
+                    team_id=user.team_id, require_if_match=require_if_match)
     return KnownKey(key_id=key.id, secret_hash=key.secret_hash, caller=caller)
 
 
@@ -86,10 +90,11 @@ def audit(session: Session, caller: Caller, action: str, target: str) -> None:
                            target=target, at=utcnow()))
 
 
-def list_audit(session: Session, caller: Caller) -> Sequence[AuditEntry]:
-    """The workspace's administrative actions, oldest first."""
-    return session.scalars(select(AuditEntry).where(AuditEntry.workspace_id == caller.workspace_id)
-                           .order_by(AuditEntry.at, AuditEntry.id)).all()
+def list_audit(session: Session, caller: Caller, *, limit: int,
+               cursor: str | None) -> tuple[Sequence[AuditEntry], str | None]:
+    """A page of the workspace's administrative actions, oldest first (ids are ordered by time)."""
+    return page(session, select(AuditEntry).where(AuditEntry.workspace_id == caller.workspace_id),
+                [AuditEntry.id], limit, cursor)
 
 
 def add_team(session: Session, caller: Caller, name: str) -> Team:
@@ -101,9 +106,9 @@ def add_team(session: Session, caller: Caller, name: str) -> Team:
     return team
 
 
-def list_teams(session: Session, caller: Caller) -> Sequence[Team]:
-    """The workspace's teams."""
-    return session.scalars(select(Team).where(Team.workspace_id == caller.workspace_id).order_by(Team.id)).all()
+def list_teams(session: Session, caller: Caller, *, limit: int, cursor: str | None) -> tuple[Sequence[Team], str | None]:
+    """A page of the workspace's teams."""
+    return page(session, select(Team).where(Team.workspace_id == caller.workspace_id), [Team.id], limit, cursor)
 
 
 def create_user(session: Session, caller: Caller, *, handle: str, name: str, role: str,
@@ -118,9 +123,9 @@ def create_user(session: Session, caller: Caller, *, handle: str, name: str, rol
     return user
 
 
-def list_users(session: Session, caller: Caller) -> Sequence[User]:
-    """The workspace's users."""
-    return session.scalars(select(User).where(User.workspace_id == caller.workspace_id).order_by(User.id)).all()
+def list_users(session: Session, caller: Caller, *, limit: int, cursor: str | None) -> tuple[Sequence[User], str | None]:
+    """A page of the workspace's users."""
+    return page(session, select(User).where(User.workspace_id == caller.workspace_id), [User.id], limit, cursor)
 
 
 def get_user(session: Session, caller: Caller, user_id: uuid.UUID) -> User:
@@ -139,11 +144,12 @@ def new_key_for(session: Session, caller: Caller, user_id: uuid.UUID) -> tuple[A
     return stored, key
 
 
-def list_keys(session: Session, caller: Caller, user_id: uuid.UUID) -> Sequence[ApiKey]:
-    """A user's keys, without secrets."""
+def list_keys(session: Session, caller: Caller, user_id: uuid.UUID, *, limit: int,
+              cursor: str | None) -> tuple[Sequence[ApiKey], str | None]:
+    """A page of a user's keys, without secrets."""
     get_user(session, caller, user_id)
-    return session.scalars(select(ApiKey).where(ApiKey.workspace_id == caller.workspace_id,
-                                                ApiKey.user_id == user_id).order_by(ApiKey.id)).all()
+    return page(session, select(ApiKey).where(ApiKey.workspace_id == caller.workspace_id, ApiKey.user_id == user_id),
+                [ApiKey.id], limit, cursor)
 
 
 def revoke_key(session: Session, caller: Caller, key_id: uuid.UUID) -> ApiKey:
@@ -156,3 +162,19 @@ def revoke_key(session: Session, caller: Caller, key_id: uuid.UUID) -> ApiKey:
         audit(session, caller, "key.revoke", f"key {key.id} {key.prefix}")
         session.flush()
     return key
+
+
+def get_workspace(session: Session, caller: Caller) -> Workspace:
+    """The caller's workspace and its settings."""
+    return session.get_one(Workspace, caller.workspace_id)
+
+
+def update_workspace(session: Session, caller: Caller, changes: dict[str, Any]) -> Workspace:
+    """Change the workspace's settings."""
+    workspace = get_workspace(session, caller)
+    for name, value in changes.items():
+        if getattr(workspace, name) != value:
+            setattr(workspace, name, value)
+            audit(session, caller, "workspace.update", f"{name} {value}")
+    session.flush()
+    return workspace

@@ -17,7 +17,8 @@ def _not_found(opportunity_id: uuid.UUID) -> NotFound:
 
 def _check(session: Session, caller: Caller, opportunity: Opportunity, access: str) -> Opportunity:
     if not may_access(session, caller, opportunity.owner, access):
-        raise Forbidden(f"A {caller.role} may not {access} {opportunity.owner}'s opportunity.")
+        # Whose deal it is stays unsaid: a caller who may not read it may not learn its owner either.
+        raise Forbidden(f"A {caller.role} may not {access} opportunity {opportunity.id}.")
     return opportunity
 
 

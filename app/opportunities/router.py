@@ -16,7 +16,8 @@ from app.opportunities.models import Opportunity
 from app.opportunities.schemas import (ChecklistEntryRead, FindingRead, GateRead, GuidanceRead,
                                        HistoryRead, OpportunityCreate, OpportunityPage, OpportunityRead,
                                        OpportunityUpdate, Status, TransitionRequest)
-from app.schemas import Items
+from app.paging import MAX_PAGE, Cursor, Limit
+from app.schemas import Page
 
 router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"], route_class=GuardedRoute)
 
@@ -45,8 +46,8 @@ def list_opportunities(
     step: Annotated[str | None, Query(max_length=50)] = None,
     status: Status | None = None,
     owner: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> OpportunityPage:
     """Opportunities in creation order, filtered; follow next_cursor for more."""
     rows, next_cursor = service.list_opportunities(session, caller, phase=phase, step=step,
@@ -104,7 +105,8 @@ def get_guidance(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerD
 
 
 @router.get("/{opportunity_id}/history", openapi_extra=policy(EVERYONE, "read"), responses=problem_responses(404, 422))
-def list_history(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> Items[HistoryRead]:
-    """Every change of step or status, oldest first."""
-    rows = service.list_history(session, caller, opportunity_id)
-    return Items[HistoryRead](items=[HistoryRead.model_validate(r) for r in rows])
+def list_history(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerDep, limit: Limit = MAX_PAGE,
+                 cursor: Cursor = None) -> Page[HistoryRead]:
+    """Every change of step or status, oldest first; follow next_cursor for more."""
+    rows, next_cursor = service.list_history(session, caller, opportunity_id, limit=limit, cursor=cursor)
+    return Page[HistoryRead](items=[HistoryRead.model_validate(r) for r in rows], next_cursor=next_cursor)

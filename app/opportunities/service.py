@@ -1,7 +1,5 @@
 """Opportunity use cases: create, read, change, list, move, and explain the gates."""
 
-import base64
-import binascii
 import uuid
 from collections.abc import Sequence
 
@@ -23,6 +21,7 @@ from app.opportunities.document import facts_of
 from app.opportunities.lookup import get_opportunity, lock_opportunity
 from app.opportunities.models import HistoryEntry, Opportunity
 from app.opportunities.schemas import OpportunityCreate, OpportunityUpdate
+from app.paging import page
 from app.phases.catalog import RECORD_KINDS
 from app.phases.deploy.plan import create_follow_up_plan
 from app.processes.service import get_definition, latest_definition, published_definitions
@@ -65,7 +64,7 @@ def update_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UU
                        data: OpportunityUpdate, if_match: str | None) -> Opportunity:
     """Change an opportunity's own fields, guarded by If-Match."""
     opportunity = lock_opportunity(session, caller, opportunity_id)
-    check_if_match(opportunity, if_match)
+    check_if_match(opportunity, if_match, required=caller.require_if_match)
     changes = data.changes()
     if "owner" in changes and changes["owner"] != opportunity.owner \
             and not may_assign(session, caller, changes["owner"]):
@@ -86,19 +85,6 @@ def update_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UU
         opportunity.touch(caller.actor, utcnow())
         session.flush()
     return opportunity
-
-
-def _decode_cursor(cursor: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput("The cursor is not one this service issued; start from the first page.",
-                           errors=[{"pointer": "cursor", "in": "query",
-                                    "message": "unknown cursor"}]) from None
-
-
-def _encode_cursor(last_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=")
 
 
 def _check_known(session: Session, caller: Caller, *, phase: str | None, step: str | None) -> None:
@@ -128,12 +114,7 @@ def list_opportunities(session: Session, caller: Caller, *, phase: str | None, s
         query = query.where(Opportunity.status == status)
     if owner is not None:
         query = query.where(Opportunity.owner == owner)
-    if cursor is not None:
-        query = query.where(Opportunity.id > _decode_cursor(cursor))
-    rows = session.scalars(query.order_by(Opportunity.id).limit(limit + 1)).all()
-    if len(rows) > limit:
-        return rows[:limit], _encode_cursor(rows[limit - 1].id)
-    return rows, None
+    return page(session, query, [Opportunity.id], limit, cursor)
 
 
 # The hot path, built once: plain statements instead of a unit-of-work flush, and no
@@ -152,7 +133,7 @@ def move_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID
                      override: str | None = None) -> Opportunity:
     """Move an opportunity as its process allows, and append the move to its history."""
     opportunity = lock_opportunity(session, caller, opportunity_id)
-    check_if_match(opportunity, if_match)
+    check_if_match(opportunity, if_match, required=caller.require_if_match)
     definition = get_definition(session, caller.workspace_id, opportunity.process_key, opportunity.process_version)
     now = utcnow()
     facts = facts_of(session, opportunity, now, definition.rules)
@@ -209,11 +190,10 @@ def get_guidance(session: Session, caller: Caller, opportunity_id: uuid.UUID) ->
     return opportunity, guide(definition, step=opportunity.step, status=opportunity.status, facts=facts)
 
 
-def list_history(session: Session, caller: Caller, opportunity_id: uuid.UUID) -> Sequence[HistoryEntry]:
-    """The opportunity's history, oldest first."""
+def list_history(session: Session, caller: Caller, opportunity_id: uuid.UUID, *, limit: int,
+                 cursor: str | None) -> tuple[Sequence[HistoryEntry], str | None]:
+    """One page of the opportunity's history, oldest first, and the cursor of the next."""
     get_opportunity(session, caller, opportunity_id)
-    query = (select(HistoryEntry)
-             .where(HistoryEntry.workspace_id == caller.workspace_id,
-                    HistoryEntry.opportunity_id == opportunity_id)
-             .order_by(HistoryEntry.seq))
-    return session.scalars(query).all()
+    query = select(HistoryEntry).where(HistoryEntry.workspace_id == caller.workspace_id,
+                                       HistoryEntry.opportunity_id == opportunity_id)
+    return page(session, query, [HistoryEntry.seq], limit, cursor)

@@ -28,7 +28,7 @@ _KINDS = (
     RecordKind("meeting_plans", "meeting_plan", MeetingPlan, discover.MeetingPlanCreate,
                discover.MeetingPlanUpdate, discover.MeetingPlanRead),
     RecordKind("activities", "activity", Activity, discover.ActivityCreate, discover.ActivityUpdate,
-               discover.ActivityRead, references={"attendee_ids": Stakeholder}),
+               discover.ActivityRead, references={"attendee_ids": Stakeholder}, after_win=True),
     # Diagnose
     RecordKind("problems", "problem", Problem, diagnose.ProblemCreate, diagnose.ProblemUpdate,
                diagnose.ProblemRead, references={"confirmation.stakeholder_id": Stakeholder}),
@@ -53,7 +53,12 @@ _KINDS = (
     RecordKind("acceptance", "acceptance", Acceptance, deploy.AcceptanceCreate,
                deploy.AcceptanceUpdate, deploy.AcceptanceRead,
                references={"accepted_by_id": Stakeholder}),
-    RecordKind("tasks", "task", Task, deploy.TaskCreate, deploy.TaskUpdate, deploy.TaskRead),
+    RecordKind("tasks", "task", Task, deploy.TaskCreate, deploy.TaskUpdate, deploy.TaskRead, people=("owner",),
+               after_win=True),
 )
 
 RECORD_KINDS: dict[str, RecordKind] = {kind.collection: kind for kind in _KINDS}
+
+for _referring in _KINDS:
+    for _field, _model in _referring.references.items():
+        next(k for k in _KINDS if k.model is _model).referred_by.append((_referring, _field))

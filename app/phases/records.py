@@ -8,17 +8,20 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import JSON, ForeignKeyConstraint, Index, select
+from sqlalchemy import JSON, ForeignKeyConstraint, Index, func, select
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 from uuid6 import uuid7
 
 from app.caller import Caller
 from app.db import Tracked, utcnow
-from app.errors import InvalidInput, NotFound, PreconditionFailed
+from app.errors import Conflict, DealClosed, InvalidInput, LimitExceeded, NotFound, PreconditionFailed
 from app.etags import check_if_match
+from app.identity.models import User
 from app.opportunities.lookup import get_opportunity, lock_opportunity
+from app.paging import page
 from app.schemas import Input, Patch, RecordRead
+from app.settings import get_settings
 
 
 class UUIDList(TypeDecorator[list[uuid.UUID]]):
@@ -93,6 +96,10 @@ class RecordKind:
     update: type[Patch]
     read: type[RecordRead]
     references: Mapping[str, type[OpportunityRecord]] = field(default_factory=dict)
+    people: tuple[str, ...] = ()  # fields naming a user of the workspace by handle
+    after_win: bool = False  # still written once the deal is won (the method's follow-up)
+    # The kinds whose records name records of this one, and in which field (filled in by the catalog).
+    referred_by: list[tuple["RecordKind", str]] = field(default_factory=list, compare=False)
 
     @property
     def path(self) -> str:
@@ -130,15 +137,20 @@ def _records_of(model: type[RecordT], workspace_id: uuid.UUID, opportunity_id: u
             .order_by(model.id))
 
 
+def _named(values: Mapping[str, Any], name: str) -> set[Any]:
+    """The ids (or handles) a record's field names; the field may be nested, such as confirmation.stakeholder_id."""
+    value: Any = values
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return set(value if isinstance(value, list) else [value] if value is not None else [])
+
+
 def _check_references(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
                       values: Mapping[str, Any]) -> None:
-    """Every id a record names must be a record of the same opportunity."""
+    """Every id a record names must be a record of the same opportunity, every person a user of the workspace."""
     errors = []
     for name, target in kind.references.items():
-        value: Any = values
-        for part in name.split("."):  # a nested field, such as confirmation.stakeholder_id
-            value = value.get(part) if isinstance(value, Mapping) else None
-        ids = set(value if isinstance(value, list) else [value] if value is not None else [])
+        ids = _named(values, name)
         if not ids:
             continue
         found = set(session.scalars(select(target.id).where(
@@ -148,8 +160,38 @@ def _check_references(session: Session, caller: Caller, kind: RecordKind, opport
             errors.append({"pointer": "/" + name.replace(".", "/"), "in": "body",
                            "message": f"no {target.__tablename__.replace('_', ' ')} {missing} "
                                       "under this opportunity"})
+    for name in kind.people:
+        handles = _named(values, name)
+        known = set(session.scalars(select(User.handle).where(User.workspace_id == caller.workspace_id,
+                                                              User.handle.in_(handles)))) if handles else set()
+        errors += [{"pointer": f"/{name}", "in": "body", "message": f"no user {handle!r} in this workspace"}
+                   for handle in sorted(handles - known)]
     if errors:
         raise InvalidInput("; ".join(f"{e['pointer']}: {e['message']}" for e in errors), errors=errors)
+
+
+def _check_open(kind: RecordKind, opportunity: Any) -> None:
+    """A closed deal's records no longer change, but for what the method keeps doing after a win."""
+    if opportunity.status == "open" or opportunity.status == "won" and kind.after_win:
+        return
+    path = f"/v1/opportunities/{opportunity.id}/transitions"
+    how = (f"move it back to an earlier step first (POST {path} with to and a reason)"
+           if opportunity.status == "won" else
+           f"a manager reopens it first (POST {path} with to set to its step, {opportunity.step}, and a reason)")
+    raise DealClosed(f"Opportunity {opportunity.id} is {opportunity.status}: its {kind.words} records no longer "
+                     f"change; to change them, {how}.", deal_status=opportunity.status, reopen=path)
+
+
+def _referrers(session: Session, kind: RecordKind, opportunity: Any, record_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The records of the opportunity that name this one."""
+    found = []
+    for other, name in kind.referred_by:
+        known, rows = snapshot_records(opportunity, other)
+        rows = rows if known else shape_collection(session, other, opportunity)
+        for row in [rows] if other.singleton and rows else rows or []:
+            if str(record_id) in {str(value) for value in _named(row, name)}:
+                found.append({"kind": other.label, "id": row["id"], "field": name})
+    return found
 
 
 def shape_collection(session: Session, kind: RecordKind, opportunity: Any) -> Any:
@@ -161,12 +203,26 @@ def shape_collection(session: Session, kind: RecordKind, opportunity: Any) -> An
     return shaped
 
 
+def _size(records: Any) -> int:
+    """Bytes of records as JSON."""
+    return len(json.dumps(records, separators=(",", ":")).encode())
+
+
 def refresh_snapshot(session: Session, kind: RecordKind, opportunity: Any) -> None:
-    """Store the kind's records, as gates read them, on the opportunity (after a write to them)."""
+    """Store the kind's records, as gates read them, on the opportunity (after a write to them); refused when
+    the snapshot would grow past its limit, since every later write to the deal rewrites all of it."""
     session.flush()
     kind.model.after_write(session, opportunity)
-    entry = {"shape": kind.shape, "revision": uuid7().hex, "records": shape_collection(session, kind, opportunity)}
-    opportunity.records_snapshot = {**(opportunity.records_snapshot or {}), kind.collection: entry}
+    records = shape_collection(session, kind, opportunity)
+    entry = {"shape": kind.shape, "revision": uuid7().hex, "records": records, "bytes": _size(records)}
+    snapshot = {**(opportunity.records_snapshot or {}), kind.collection: entry}
+    total = sum(e.get("bytes", _size(e.get("records"))) for e in snapshot.values())
+    limit = get_settings().max_snapshot_bytes
+    if total > limit:
+        raise LimitExceeded(f"The records of opportunity {opportunity.id} would take {total:,} bytes, over the "
+                            f"limit of {limit:,} for one deal; shorten or remove records.",
+                            limit="max_snapshot_bytes", value=limit, setting="DEALGATE_MAX_SNAPSHOT_BYTES")
+    opportunity.records_snapshot = snapshot
     session.flush()
 
 
@@ -184,11 +240,13 @@ def snapshot_records(opportunity: Any, kind: RecordKind) -> tuple[bool, Any]:
     return True, entry["records"]
 
 
-def list_records(session: Session, caller: Caller, kind: RecordKind,
-                 opportunity_id: uuid.UUID) -> Sequence[OpportunityRecord]:
-    """Every record of a kind under an opportunity, oldest first."""
+def list_records(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID, *, limit: int,
+                 cursor: str | None) -> tuple[Sequence[OpportunityRecord], str | None]:
+    """One page of the records of a kind under an opportunity, oldest first, and the cursor of the next."""
     get_opportunity(session, caller, opportunity_id)
-    return session.scalars(_records_of(kind.model, caller.workspace_id, opportunity_id)).all()
+    query = select(kind.model).where(kind.model.workspace_id == caller.workspace_id,
+                                     kind.model.opportunity_id == opportunity_id)
+    return page(session, query, [kind.model.id], limit, cursor)
 
 
 def get_record(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
@@ -209,7 +267,9 @@ def get_record(session: Session, caller: Caller, kind: RecordKind, opportunity_i
 def create_record(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
                   values: dict[str, Any]) -> OpportunityRecord:
     """Store a new record under an opportunity; the opportunity's version rises with it."""
-    return _create(session, caller, kind, lock_opportunity(session, caller, opportunity_id), values)
+    opportunity = lock_opportunity(session, caller, opportunity_id)
+    _check_open(kind, opportunity)
+    return _create(session, caller, kind, opportunity, values)
 
 
 def update_record(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
@@ -217,6 +277,7 @@ def update_record(session: Session, caller: Caller, kind: RecordKind, opportunit
                   if_match: str | None) -> OpportunityRecord:
     """Change a record's fields, guarded by If-Match."""
     opportunity = lock_opportunity(session, caller, opportunity_id)
+    _check_open(kind, opportunity)
     record = get_record(session, caller, kind, opportunity_id, record_id)
     return _update(session, caller, kind, opportunity, record, changes, if_match)
 
@@ -225,6 +286,7 @@ def put_singleton(session: Session, caller: Caller, kind: RecordKind, opportunit
                   values: dict[str, Any], if_match: str | None) -> tuple[OpportunityRecord, bool]:
     """Create the opportunity's singleton record or replace all its fields; True when created."""
     opportunity = lock_opportunity(session, caller, opportunity_id)
+    _check_open(kind, opportunity)
     existing = session.scalars(_records_of(kind.model, caller.workspace_id, opportunity_id)).one_or_none()
     if existing is not None:
         return _update(session, caller, kind, opportunity, existing, values, if_match), False
@@ -234,8 +296,26 @@ def put_singleton(session: Session, caller: Caller, kind: RecordKind, opportunit
     return _create(session, caller, kind, opportunity, values), True
 
 
+def _check_room(session: Session, kind: RecordKind, opportunity: Any) -> None:
+    """One deal holds at most so many records of a kind."""
+    if kind.singleton:
+        return
+    limit = get_settings().max_records(kind.collection)
+    known, rows = snapshot_records(opportunity, kind)
+    held = len(rows) if known else session.scalar(
+        select(func.count()).select_from(kind.model).where(kind.model.workspace_id == opportunity.workspace_id,
+                                                           kind.model.opportunity_id == opportunity.id))
+    if held is not None and held >= limit:
+        setting = ("DEALGATE_MAX_RECORDS_BY_KIND" if kind.collection in get_settings().max_records_by_kind
+                   else "DEALGATE_MAX_RECORDS_PER_KIND")
+        raise LimitExceeded(f"Opportunity {opportunity.id} holds {held} {kind.words} records, the most one deal "
+                            "may hold; delete one first.", limit="max_records_per_kind", value=limit,
+                            setting=setting)
+
+
 def _create(session: Session, caller: Caller, kind: RecordKind, opportunity: Any,
             values: dict[str, Any]) -> OpportunityRecord:
+    _check_room(session, kind, opportunity)
     _check_references(session, caller, kind, opportunity.id, values)
     now = utcnow()
     record = kind.model(workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id,
@@ -251,7 +331,7 @@ def _create(session: Session, caller: Caller, kind: RecordKind, opportunity: Any
 
 def _update(session: Session, caller: Caller, kind: RecordKind, opportunity: Any, record: OpportunityRecord,
             changes: dict[str, Any], if_match: str | None) -> OpportunityRecord:
-    check_if_match(record, if_match)
+    check_if_match(record, if_match, required=caller.require_if_match)
     _check_references(session, caller, kind, opportunity.id, changes)
     record.apply(changes, caller.actor)
     record.fill_defaults(opportunity)  # a field set to null takes its default again
@@ -265,10 +345,16 @@ def _update(session: Session, caller: Caller, kind: RecordKind, opportunity: Any
 
 def delete_record(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
                   record_id: uuid.UUID | None, if_match: str | None) -> None:
-    """Delete a record, guarded by If-Match; the opportunity's version rises."""
+    """Delete a record no other record names, guarded by If-Match; the opportunity's version rises."""
     opportunity = lock_opportunity(session, caller, opportunity_id)
+    _check_open(kind, opportunity)
     record = get_record(session, caller, kind, opportunity_id, record_id)
-    check_if_match(record, if_match)
+    check_if_match(record, if_match, required=caller.require_if_match)
+    referrers = _referrers(session, kind, opportunity, record.id)
+    if referrers:
+        named = "; ".join(f"{r['kind'].replace('_', ' ')} {r['id']} ({r['field']})" for r in referrers)
+        raise Conflict(f"Other records name this {kind.words}: {named}. Change or delete them first.",
+                       references=referrers)
     session.delete(record)
     opportunity.touch(caller.actor, utcnow())
     refresh_snapshot(session, kind, opportunity)

@@ -14,7 +14,8 @@ from app.opportunities.router import IfMatch
 from app.phases import records
 from app.phases.catalog import RECORD_KINDS
 from app.phases.records import RecordKind
-from app.schemas import Items
+from app.paging import MAX_PAGE, Cursor, Limit
+from app.schemas import Page
 
 router = APIRouter(prefix="/v1/opportunities/{opportunity_id}", route_class=GuardedRoute)
 
@@ -39,11 +40,12 @@ def _add_collection_routes(kind: RecordKind) -> None:
         response.headers["Location"] = f"/v1/opportunities/{opportunity_id}{path}/{record.id}"
         return _shaped(kind, response, record)
 
-    @router.get(path, response_model=Items[Read], tags=tags, openapi_extra=reads, operation_id=f"list_{kind.collection}",
+    @router.get(path, response_model=Page[Read], tags=tags, openapi_extra=reads, operation_id=f"list_{kind.collection}",
                 summary=f"List the {kind.collection.replace('_', ' ')}", responses=problem_responses(404, 422))
-    def list_(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> Any:
-        rows = records.list_records(session, caller, kind, opportunity_id)
-        return Items[Read](items=[Read.model_validate(r) for r in rows])
+    def list_(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerDep, limit: Limit = MAX_PAGE,
+              cursor: Cursor = None) -> Any:
+        rows, next_cursor = records.list_records(session, caller, kind, opportunity_id, limit=limit, cursor=cursor)
+        return Page[Read](items=[Read.model_validate(r) for r in rows], next_cursor=next_cursor)
 
     @router.get(f"{path}/{{record_id}}", response_model=Read, tags=tags, openapi_extra=reads, operation_id=f"get_{label}",
                 summary=f"Read a {words}", responses=problem_responses(404, 422))

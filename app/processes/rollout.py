@@ -10,16 +10,19 @@ from sqlalchemy.orm import Session, undefer
 from uuid6 import uuid7
 
 from app.caller import Caller
-from app.db import utcnow
+from app.db import exclusive, utcnow
 from app.engine.definition import ProcessDefinition, Requirement
 from app.engine.gates import Facts, applies, evaluate_gate, shortfall
-from app.errors import Conflict
+from app.errors import Busy, Conflict
 from app.identity.policy import visible_owners
 from app.opportunities.document import OpportunityDocument
 from app.opportunities.models import HistoryEntry, Opportunity
 from app.processes.models import ProcessVersion
 from app.processes.schemas import Selection
 from app.processes.service import compile_spec, get_definition, get_version
+
+
+DRY_RUN_RETRY_SECONDS = 5
 
 
 def _open_deals(caller: Caller, key: str, selection: Selection) -> Select[tuple[Opportunity]]:
@@ -84,6 +87,15 @@ def dry_run(session: Session, caller: Caller, key: str, version: int, selection:
             max_ids: int) -> dict[str, Any]:
     """Per requirement, the open opportunities the version would newly block or release at their next gate,
     compared with the version each runs under now."""
+    with exclusive(session, f"dry-run {caller.workspace_id}") as mine:
+        if not mine:
+            raise Busy("A dry run of this workspace is running; one runs at a time. Retry when it is done.",
+                       retry_after=DRY_RUN_RETRY_SECONDS)
+        return _dry_run(session, caller, key, version, selection, max_ids)
+
+
+def _dry_run(session: Session, caller: Caller, key: str, version: int, selection: Selection,
+             max_ids: int) -> dict[str, Any]:
     row: ProcessVersion = get_version(session, caller, key, version)
     target = compile_spec(row.spec, key=key, version=version)
     now = utcnow()

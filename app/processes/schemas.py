@@ -61,17 +61,22 @@ class Selection(Input):
     ids: list[uuid.UUID] | None = Field(None, max_length=10_000)
 
 
+MIGRATE_BATCH = 500  # deals one call moves, in one transaction: row locks (or SQLite's write lock) held briefly
+MAX_IDS = 1_000  # ids a dry run lists per count
+
+
 class MigrateRequest(Selection):
     """Which open opportunities to move, and how many in this call (each is locked while it moves)."""
 
-    limit: int = Field(1_000, ge=1, le=10_000, description="Deals moved by this call; call again while "
-                                                          "`remaining` is above zero.")
+    limit: int = Field(MIGRATE_BATCH, ge=1, le=MIGRATE_BATCH, description="Deals moved by this call, in one "
+                       "transaction; call again while `remaining` is above zero (an interrupted call moved none, "
+                       "and the next resumes where the last one committed).")
 
 
 class DryRunRequest(Selection):
     """What to try the version on, and how many ids to list per count."""
 
-    max_ids: int = Field(1_000, ge=0, le=100_000, description="Ids listed per count (the counts are exact).")
+    max_ids: int = Field(MAX_IDS, ge=0, le=MAX_IDS, description="Ids listed per count (the counts are exact).")
 
 
 class IdsRead(Output):

@@ -18,10 +18,12 @@ from app.engine.definition import DefinitionInvalid, ProcessDefinition, compile_
 from app.engine.spec import ProcessSpec
 from app.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from app.processes.context import rule_environment
+from app.lru import Lru
 from app.processes.models import Process, ProcessVersion
+from app.settings import get_settings
 
-# Published versions never change, so each is compiled once per process and kept.
-_PUBLISHED: dict[tuple[uuid.UUID, str, int], ProcessDefinition] = {}
+# Published versions never change, so each is compiled once per process and kept (the most recently used).
+PUBLISHED: Lru[ProcessDefinition] = Lru(get_settings().definition_cache_size)
 
 
 @cache
@@ -47,11 +49,13 @@ def _errors_at(prefix: str, errors: Sequence[Mapping[str, Any]]) -> list[dict[st
     return [{**e, "pointer": prefix + e["pointer"]} for e in errors]
 
 
-def compile_spec(spec: Mapping[str, Any] | ProcessSpec, *, key: str, version: int) -> ProcessDefinition:
-    """Check and compile a written process; InvalidInput lists every problem at once."""
+def compile_spec(spec: Mapping[str, Any] | ProcessSpec, *, key: str, version: int,
+                 accepted: bool = False) -> ProcessDefinition:
+    """Check and compile a written process; InvalidInput lists every problem at once. `accepted` for a
+    published version: its rules were priced and tried when it was published."""
     try:
         parsed = spec if isinstance(spec, ProcessSpec) else ProcessSpec.model_validate(spec)
-        return compile_definition(parsed, key=key, version=version, rules=rule_environment())
+        return compile_definition(parsed, key=key, version=version, rules=rule_environment(), accepted=accepted)
     except ValidationError as invalid:
         errors = [{"pointer": "/" + "/".join(str(p) for p in e["loc"]), "in": "body", "message": e["msg"]}
                   for e in invalid.errors()]
@@ -69,18 +73,21 @@ def _version_row(session: Session, workspace_id: uuid.UUID, key: str, version: i
 
 def get_definition(session: Session, workspace_id: uuid.UUID, key: str, version: int) -> ProcessDefinition:
     """The published version an opportunity runs under, compiled once and kept."""
-    cached = _PUBLISHED.get((workspace_id, key, version))
+    cached = PUBLISHED.get((workspace_id, key, version))
     if cached is not None:
         return cached
     row = _version_row(session, workspace_id, key, version)
     if row.status != "published":
         raise Conflict(f"Version {version} of {key} is a draft; only published versions run deals.")
-    try:
-        definition = compile_spec(row.spec, key=key, version=version)
-    except InvalidInput as broken:  # it compiled when published: this release no longer reads it
-        raise RuntimeError(f"published version {version} of {key} no longer compiles: {broken.extensions}") from None
-    _PUBLISHED[(workspace_id, key, version)] = definition
-    return definition
+
+    def compiled() -> ProcessDefinition:
+        try:
+            return compile_spec(row.spec, key=key, version=version, accepted=True)
+        except InvalidInput as broken:  # it compiled when published: this release no longer reads it
+            raise RuntimeError(f"published version {version} of {key} no longer compiles: "
+                               f"{broken.extensions}") from None
+
+    return PUBLISHED.get_or_make((workspace_id, key, version), compiled)
 
 
 def latest_version(session: Session, workspace_id: uuid.UUID, key: str) -> int | None:

@@ -10,11 +10,13 @@ from app.caller import Caller
 from app.db import utcnow
 from app.identity.policy import visible_owners
 from app.opportunities.models import Opportunity
+from app.paging import page
 from app.phases.deploy.models import Task
 
 
 def list_tasks(session: Session, caller: Caller, *, owner: str | None, due_before: date | None,
-               overdue: bool | None, completed: bool | None, limit: int) -> Sequence[Task]:
+               overdue: bool | None, completed: bool | None, limit: int,
+               cursor: str | None) -> tuple[Sequence[Task], str | None]:
     """Tasks of the opportunities the caller may read, by due date, filtered; overdue means open
     and past its due date."""
     query = (select(Task)
@@ -29,4 +31,4 @@ def list_tasks(session: Session, caller: Caller, *, owner: str | None, due_befor
         query = query.where(late if overdue else ~late)
     if completed is not None:
         query = query.where(Task.completed_at.is_not(None) if completed else Task.completed_at.is_(None))
-    return session.scalars(query.order_by(Task.due_date, Task.id).limit(limit)).all()
+    return page(session, query, [Task.due_date, Task.id], limit, cursor)

@@ -6,9 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictInt
 
-from app.schemas import Day, Input, Moment, Money, Name, Text, patch_of, read_of
+from app.schemas import LONGEST_LIST, Lines, Ids, Day, Input, Moment, Money, Name, Text, patch_of, read_of
 
-Ids = Annotated[list[uuid.UUID], Field(max_length=200)]
 ObjectionStatus = Literal["open", "qualified", "resolved", "withdrawn"]
 TaskKind = Literal["paperwork", "sales_report", "check_in", "back_office", "other"]
 
@@ -18,7 +17,7 @@ class PresentationCreate(Input):
 
     held_at: Moment | None = Field(None, description="When it was delivered; empty while planned.")
     audience_ids: Ids = Field(default_factory=list, description="The stakeholders in the audience.")
-    materials: Annotated[list[Text], Field(max_length=100)] = []
+    materials: Lines = []
     notes: Text | None = None
 
 
@@ -55,7 +54,7 @@ class AcceptanceCreate(Input):
     accepted_by_id: uuid.UUID = Field(description="The stakeholder who accepted.")
     accepted_at: Moment
     order_value: Money
-    products: Annotated[list[OrderLine], Field(min_length=1, max_length=500)]
+    products: Annotated[list[OrderLine], Field(min_length=1, max_length=LONGEST_LIST)]
     paperwork_reference: Name = Field(description="The purchase order or contract reference.")
 
 

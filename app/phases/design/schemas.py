@@ -1,13 +1,11 @@
 """API shapes of the Design records."""
 
-import uuid
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 
-from app.schemas import Input, Money, Name, Text, patch_of, read_of
+from app.schemas import Ids, Input, Money, Name, Text, patch_of, read_of
 
-Ids = Annotated[list[uuid.UUID], Field(max_length=200)]
 
 
 class SolutionOptionCreate(Input):

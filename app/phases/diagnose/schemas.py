@@ -1,11 +1,11 @@
 """API shapes of the Diagnose records."""
 
 import uuid
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, StrictBool
 
-from app.schemas import Amount, Currency, Day, Input, Moment, Money, Output, RecordRead, Text, patch_of, read_of
+from app.schemas import Lines, Amount, Currency, Day, Input, Moment, Money, Output, RecordRead, Text, patch_of, read_of
 
 Period = Literal["once", "month", "year"]
 Answer = Literal["yes", "no", "unknown"]
@@ -33,7 +33,7 @@ class ProblemCreate(Input):
 
     description: Text
     affected: Text | None = Field(None, description="Who in the organisation suffers it.")
-    indicators: Annotated[list[Text], Field(max_length=100)] = []
+    indicators: Lines = []
     root_cause: Text | None = None
     cost: Cost | None = None
     confirmed_by_customer: StrictBool = False

@@ -1,17 +1,15 @@
 """API shapes of the Discover records."""
 
 import uuid
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, StrictBool, StrictInt
 
-from app.schemas import Day, Input, Moment, Money, Name, Text, patch_of, read_of
+from app.schemas import Ids, Lines, Day, Input, Moment, Money, Name, Text, patch_of, read_of
 
 Role = Literal["economic_buyer", "decision_maker", "influencer", "user", "technical", "coach"]
 Stance = Literal["supporter", "neutral", "sceptic", "opponent", "unknown"]
 ActivityKind = Literal["meeting", "call", "email", "site_visit"]
-Lines = Annotated[list[Text], Field(max_length=100)]
-Ids = Annotated[list[uuid.UUID], Field(max_length=200)]
 
 
 class StakeholderCreate(Input):

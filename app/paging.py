@@ -1,0 +1,57 @@
+"""Keyset pages: every list answers at most `limit` items, and a cursor that starts the next page."""
+
+import base64
+import binascii
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Query
+from sqlalchemy import Select, tuple_
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from app.errors import InvalidInput
+
+MAX_PAGE = 200
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"Items per page (at most {MAX_PAGE}).")]
+Cursor = Annotated[str | None, Query(max_length=400, description="next_cursor of the page before.")]
+Row = TypeVar("Row")
+
+_PARSERS: dict[type, Any] = {uuid.UUID: uuid.UUID, int: int, date: date.fromisoformat,
+                             datetime: datetime.fromisoformat}
+
+
+def _unknown_cursor() -> InvalidInput:
+    return InvalidInput("The cursor is not one this service issued; start from the first page.",
+                        errors=[{"pointer": "cursor", "in": "query", "message": "unknown cursor"}])
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    """The cursor after a row whose sort keys are these values."""
+    text = "|".join(v.isoformat() if isinstance(v, (date, datetime)) else str(v) for v in values)
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> tuple[Any, ...]:
+    """The sort key values a cursor names; InvalidInput for one this service did not issue."""
+    try:
+        parts = base64.urlsafe_b64decode(cursor.encode() + b"==").decode().split("|")
+        if len(parts) != len(keys):
+            raise ValueError(cursor)
+        return tuple(_PARSERS[key.type.python_type](part) for key, part in zip(keys, parts, strict=True))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise _unknown_cursor() from None
+
+
+def page(session: Session, query: Select[tuple[Row]], keys: Sequence[InstrumentedAttribute[Any]], limit: int,
+         cursor: str | None) -> tuple[Sequence[Row], str | None]:
+    """One page of the query in the order of its keys (unique together), and the cursor of the next page."""
+    if cursor is not None:
+        after = decode_cursor(cursor, keys)
+        query = query.where(keys[0] > after[0] if len(keys) == 1 else tuple_(*keys) > tuple_(*after))
+    rows = session.scalars(query.order_by(*keys).limit(limit + 1)).all()
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], encode_cursor([getattr(last, key.key) for key in keys])
