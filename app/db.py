@@ -4,17 +4,21 @@ import functools
 import hashlib
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi import params
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 from sqlalchemy import DateTime, MetaData, String, create_engine, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, object_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from app.errors import UnknownParameter
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -77,9 +81,29 @@ class Tracked:
         """Record a change by an actor: one new version per transaction."""
         self.updated_at = at
         self.updated_by = actor
-        if not self.__dict__.get("_touched"):
+        if first_change(self):
             self.version += 1
-            self.__dict__["_touched"] = True
+
+
+_CHANGED = "changed"  # the session's rows changed in its current transaction, by id
+
+
+def first_change(row: Any) -> bool:
+    """Note the row as changed in its session's transaction; False when it already was."""
+    session = object_session(row)
+    assert session is not None, "a change is made to a row of a session"
+    changed = session.info.setdefault(_CHANGED, {})
+    if id(row) in changed:
+        return False
+    changed[id(row)] = row  # held, so its id is not reused within the transaction
+    return True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_changes(session: Session, transaction: Any) -> None:
+    """A new transaction versions its changes afresh, however long the session lives."""
+    if transaction.parent is None:
+        session.info.pop(_CHANGED, None)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -120,6 +144,17 @@ class Database:
         writer_bind = self.engine.execution_options(sqlite_immediate=True)
         self.reader = sessionmaker(self.engine, expire_on_commit=False)
         self.writer = sessionmaker(writer_bind, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A write session outside any request (a worker's), committed once at the end or rolled back."""
+        with self.write_lock or nullcontext(), self.writer() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
 
     def dispose(self) -> None:
         """Close every pooled connection."""
@@ -206,3 +241,19 @@ class TransactionalRoute(APIRoute):
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, _in_transaction(endpoint), **kwargs)
+        self.query_names = frozenset(f.alias for f in get_flat_params(self.dependant) if isinstance(f.field_info, params.Query))
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The handler, refusing a query parameter the operation does not take (400 naming it)."""
+        handle = super().get_route_handler()
+
+        async def checked(request: Request) -> Response:
+            unknown = sorted(set(request.query_params) - self.query_names)
+            if unknown:
+                raise UnknownParameter(f"Unknown query parameter {unknown[0]!r}"
+                                       + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
+                                       + "; this operation takes " + (", ".join(sorted(self.query_names)) or "none") + ".",
+                                       parameter=unknown[0], allowed=sorted(self.query_names))
+            return await handle(request)
+
+        return checked

@@ -106,6 +106,18 @@ class Busy(DomainError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
+class Gone(DomainError):
+    """What the request points at is no longer kept."""
+
+    status, type, title = 410, "gone", "No longer available"
+
+
+class UnknownParameter(DomainError):
+    """The query names a parameter the operation does not take (a typo would otherwise go unnoticed)."""
+
+    status, type, title = 400, "unknown-parameter", "Unknown query parameter"
+
+
 class PreconditionRequired(DomainError):
     """The workspace requires If-Match on every write to a deal, and none was sent (RFC 6585)."""
 
@@ -231,14 +243,15 @@ class ProblemDetails(BaseModel):
 
 
 _PROBLEM_DESCRIPTIONS = {
-    400: "Malformed JSON.", 401: "No valid API key.", 403: "The caller's role does not allow this.", 404: "No such resource in your workspace.",
+    400: "Malformed JSON, or a query parameter the operation does not take.", 401: "No valid API key.", 403: "The caller's role does not allow this.", 404: "No such resource in your workspace.",
     409: "The gate refused the move, the move is impossible, or a write conflicted.",
+    410: "The cursor is older than the event retention period.",
     412: "If-Match named a version that is no longer current.", 413: "The body is too large.",
     415: "The body is not JSON.", 422: "A value breaks a rule (every error listed).",
 }
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the problem+json answers a route can give (401 and 403 on every route)."""
+    """OpenAPI entries for the problem+json answers a route can give (400, 401 and 403 on every route)."""
     return {status: {"model": ProblemDetails, "description": _PROBLEM_DESCRIPTIONS[status]}
-            for status in sorted({401, 403, *statuses})}
+            for status in sorted({400, 401, 403, *statuses})}

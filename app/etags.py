@@ -1,8 +1,13 @@
 """Entity tags from a row's id and version, and the If-Match precondition."""
 
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Header
 
 from app.errors import PreconditionFailed, PreconditionRequired
+
+
+IfMatch = Annotated[str | None, Header(description="An ETag from a read; 412 if it is stale.")]
 
 
 def etag(row: Any) -> str:

@@ -1,5 +1,6 @@
 """Builds the FastAPI app: routers, error handlers, the request guard, the database."""
 
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -7,6 +8,10 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.db import Database
+from app.events.router import declare_webhooks
+from app.events.router import endpoints as endpoints_router
+from app.events.router import events as events_router
+from app.events.worker import Worker
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.guard import RequestGuard
 from app.identity.auth import KeyCache
@@ -56,7 +61,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The outbox is relayed from inside the server unless separate `dealgate worker` processes do it.
+        worker = Worker(app.state.database, settings) if settings.worker_in_process else None
+        thread = threading.Thread(target=worker.run, name="dealgate-worker", daemon=True) if worker else None
+        if thread:
+            thread.start()
         yield
+        if worker and thread:
+            worker.stop()
+            thread.join()
+            worker.close()
         app.state.database.dispose()
 
     app = FastAPI(title="dealgate", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
@@ -68,6 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tasks_router)
     app.include_router(admin_router)
     app.include_router(processes_router)
+    app.include_router(endpoints_router)
+    app.include_router(events_router)
+    declare_webhooks(app)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.openapi = _problem_json_openapi(app)  # type: ignore[method-assign]
     return app

@@ -22,9 +22,9 @@ _PARSERS: dict[type, Any] = {uuid.UUID: uuid.UUID, int: int, date: date.fromisof
                              datetime: datetime.fromisoformat}
 
 
-def _unknown_cursor() -> InvalidInput:
-    return InvalidInput("The cursor is not one this service issued; start from the first page.",
-                        errors=[{"pointer": "cursor", "in": "query", "message": "unknown cursor"}])
+def _unknown_cursor(name: str) -> InvalidInput:
+    return InvalidInput(f"The {name} is not a cursor this service issued; start from the first page.",
+                        errors=[{"pointer": name, "in": "query", "message": "unknown cursor"}])
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
@@ -33,22 +33,28 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> tuple[Any, ...]:
-    """The sort key values a cursor names; InvalidInput for one this service did not issue."""
+def decode_values(cursor: str, types: Sequence[type], name: str = "cursor") -> tuple[Any, ...]:
+    """The values of these types a cursor names; InvalidInput for one this service did not issue."""
     try:
         parts = base64.urlsafe_b64decode(cursor.encode() + b"==").decode().split("|")
-        if len(parts) != len(keys):
+        if len(parts) != len(types):
             raise ValueError(cursor)
-        return tuple(_PARSERS[key.type.python_type](part) for key, part in zip(keys, parts, strict=True))
+        return tuple(_PARSERS[kind](part) for kind, part in zip(types, parts, strict=True))
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise _unknown_cursor() from None
+        raise _unknown_cursor(name) from None
+
+
+def _python_type(key: InstrumentedAttribute[Any]) -> type:
+    """The Python type of a sort key (through a decorated column type, such as a UTC timestamp)."""
+    column_type = key.type
+    return getattr(column_type, "impl_instance", column_type).python_type
 
 
 def page(session: Session, query: Select[tuple[Row]], keys: Sequence[InstrumentedAttribute[Any]], limit: int,
          cursor: str | None) -> tuple[Sequence[Row], str | None]:
     """One page of the query in the order of its keys (unique together), and the cursor of the next page."""
     if cursor is not None:
-        after = decode_cursor(cursor, keys)
+        after = decode_values(cursor, [_python_type(key) for key in keys])
         query = query.where(keys[0] > after[0] if len(keys) == 1 else tuple_(*keys) > tuple_(*after))
     rows = session.scalars(query.order_by(*keys).limit(limit + 1)).all()
     if len(rows) <= limit:

@@ -26,6 +26,23 @@ class Settings(BaseSettings):
     rule_gate_budget_ms: float = 50.0
     # Compiled process versions (and their state machines) kept per server process.
     definition_cache_size: int = 256
+    # Webhooks: endpoints per workspace, where and how long an attempt may go, and how much of an answer is read.
+    max_webhook_endpoints: int = 20
+    webhook_allow_private_addresses: bool = False
+    webhook_connect_timeout: float = 5.0
+    webhook_timeout: float = 15.0
+    webhook_response_bytes: int = 4_096
+    webhook_retry_after_max: float = 86_400.0
+    webhook_disable_after_hours: float = 120.0
+    webhook_secret_overlap_hours: float = 24.0
+    # Events (and their deliveries) are kept this long, then pruned.
+    event_retention_days: int = 30
+    # The worker that delivers: inside the server unless separate workers run, how many deliveries it
+    # claims at once, how many it sends in parallel, and how often it looks when idle.
+    worker_in_process: bool = True
+    worker_batch: int = 100
+    worker_concurrency: int = 8
+    worker_poll_seconds: float = 0.2
 
     def max_records(self, kind: str) -> int:
         """How many records of a kind one deal may hold."""

@@ -6,7 +6,8 @@ from typing import Any
 from alembic import context
 from sqlalchemy import create_engine
 
-import app.identity.models  # noqa: F401  (registers the tables)
+import app.events.models  # noqa: F401  (registers the tables)
+import app.identity.models  # noqa: F401
 import app.opportunities.models  # noqa: F401
 import app.phases.catalog  # noqa: F401
 import app.processes.models  # noqa: F401

@@ -100,7 +100,7 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 @pytest.fixture(scope="session")
 def session_app(database_url: str) -> Iterator[FastAPI]:
     """One app per backend; tests share it and start from empty tables."""
-    app = create_app(Settings(database_url=database_url))
+    app = create_app(Settings(database_url=database_url, worker_in_process=False))
     yield app
     app.state.database.dispose()
 

@@ -17,6 +17,7 @@ EVERYONE = ("rep", "manager", "ops", "admin", "integration")
 SELLERS = ("rep", "manager", "admin", "integration")  # who writes opportunities and their records
 ADMINS = ("admin",)
 OPS = ("ops", "admin")  # who configures processes
+INTEGRATORS = ("admin", "integration")  # who subscribes to events and reads their feed
 
 
 def policy(roles: tuple[str, ...], opportunity: str | None = None) -> dict[str, Any]:

@@ -44,6 +44,7 @@ class Opportunity(Tracked, Base):
         Index(None, "workspace_id", "step", "id"),
         Index(None, "workspace_id", "status", "id"),
         Index(None, "workspace_id", "owner", "id"),
+        Index(None, "workspace_id", "updated_at", "id"),
     )
 
     @property

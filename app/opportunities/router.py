@@ -2,27 +2,24 @@
 
 import uuid
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from app.identity.auth import CallerDep
 from app.db import SessionDep
 from app.identity.policy import EVERYONE, SELLERS, GuardedRoute, policy
 from app.errors import problem_responses
-from app.etags import etag
+from app.etags import IfMatch, etag
 from app.opportunities import service
 from app.opportunities.models import Opportunity
 from app.opportunities.schemas import (ChecklistEntryRead, FindingRead, GateRead, GuidanceRead,
                                        HistoryRead, OpportunityCreate, OpportunityPage, OpportunityRead,
                                        OpportunityUpdate, Status, TransitionRequest)
 from app.paging import MAX_PAGE, Cursor, Limit
-from app.schemas import Page
+from app.schemas import Moment, Page
 
 router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"], route_class=GuardedRoute)
-
-IfMatch = Annotated[str | None, Header(description="An ETag from a read; 412 if it is stale.")]
-
 
 def _read(opportunity: Opportunity, status_code: int = 200, **headers: str) -> Response:
     """The opportunity as JSON with its ETag, serialised once (no second validation)."""
@@ -46,13 +43,17 @@ def list_opportunities(
     step: Annotated[str | None, Query(max_length=50)] = None,
     status: Status | None = None,
     owner: Annotated[str | None, Query(max_length=200)] = None,
+    updated_since: Annotated[Moment | None, Query(description="Only those changed at or after this time.")] = None,
+    sort: Annotated[Literal["created", "updated_at"], Query(
+        description="created: oldest first (the default); updated_at: least recently changed first.")] = "created",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> OpportunityPage:
-    """Opportunities in creation order, filtered; follow next_cursor for more."""
-    rows, next_cursor = service.list_opportunities(session, caller, phase=phase, step=step,
-                                                   status=status, owner=owner, limit=limit,
-                                                   cursor=cursor)
+    """Opportunities, filtered, in creation order or by time of the last change; follow next_cursor for more.
+    To follow every change exactly, read the event feed (GET /v1/events) instead."""
+    rows, next_cursor = service.list_opportunities(session, caller, phase=phase, step=step, status=status,
+                                                   owner=owner, updated_since=updated_since, sort=sort,
+                                                   limit=limit, cursor=cursor)
     return OpportunityPage(items=[OpportunityRead.model_validate(r) for r in rows],
                            next_cursor=next_cursor)
 

@@ -2,10 +2,10 @@
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 from uuid6 import uuid7
 
 from app.caller import Caller
@@ -14,9 +14,10 @@ from app.engine.definition import OUTCOMES, ProcessDefinition
 from app.engine.gates import Facts, GateResult, evaluate_gate
 from app.engine.guidance import Guidance, guide
 from app.engine.machine import machine_for
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.errors import Forbidden, InvalidInput, NotFound
 from app.etags import check_if_match
 from app.identity.policy import may_assign, visible_owners
+from app.opportunities.changes import announce, change_deal, move_deal, open_deal, shown
 from app.opportunities.document import facts_of
 from app.opportunities.lookup import get_opportunity, lock_opportunity
 from app.opportunities.models import HistoryEntry, Opportunity
@@ -50,13 +51,7 @@ def create_opportunity(session: Session, caller: Caller, data: OpportunityCreate
         records_snapshot={kind.collection: {"shape": kind.shape, "revision": "empty", "records": kind.empty}
                           for kind in RECORD_KINDS.values()},
         created_at=now, created_by=caller.actor, updated_at=now, updated_by=caller.actor)
-    session.add(opportunity)
-    session.flush()  # the history row's foreign key needs the opportunity stored first
-    session.add(HistoryEntry(
-        workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id,
-        seq=opportunity.version, kind="create", to_step=first.name, to_phase=first.phase,
-        to_status="open", actor=caller.actor, at=now, gates=[]))
-    session.flush()
+    open_deal(session, opportunity)
     return opportunity
 
 
@@ -81,10 +76,21 @@ def update_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UU
         opportunity.value_currency = value.get("currency")
     for name, new in changes.items():
         setattr(opportunity, name, new)
-    if session.is_modified(opportunity):  # a change that changes nothing keeps the version
-        opportunity.touch(caller.actor, utcnow())
+    fields = _changed_fields(opportunity)
+    if fields:  # a change that changes nothing keeps the version
+        now = utcnow()
+        change_deal(session, opportunity, caller.actor, now)
+        announce(session, opportunity, caller.actor, now,
+                 [("opportunity.updated", {"changed": fields, "opportunity": shown(opportunity)})])
         session.flush()
     return opportunity
+
+
+def _changed_fields(opportunity: Opportunity) -> list[str]:
+    """The API fields a pending update changes (account and value span two columns each)."""
+    state = inspect(opportunity)
+    return sorted({name.split("_")[0] if name.startswith(("account_", "value_")) else name
+                   for name in state.mapper.column_attrs.keys() if state.attrs[name].history.has_changes()})
 
 
 def _check_known(session: Session, caller: Caller, *, phase: str | None, step: str | None) -> None:
@@ -100,9 +106,9 @@ def _check_known(session: Session, caller: Caller, *, phase: str | None, step: s
 
 
 def list_opportunities(session: Session, caller: Caller, *, phase: str | None, step: str | None,
-                       status: str | None, owner: str | None, limit: int,
-                       cursor: str | None) -> tuple[Sequence[Opportunity], str | None]:
-    """One page of opportunities in creation order, filtered; and the cursor of the next page."""
+                       status: str | None, owner: str | None, updated_since: datetime | None, sort: str,
+                       limit: int, cursor: str | None) -> tuple[Sequence[Opportunity], str | None]:
+    """One page of opportunities in creation order or by last change, filtered; and the cursor of the next page."""
     _check_known(session, caller, phase=phase, step=step)
     query = select(Opportunity).where(Opportunity.workspace_id == caller.workspace_id,
                                       visible_owners(caller, Opportunity.owner))
@@ -114,18 +120,10 @@ def list_opportunities(session: Session, caller: Caller, *, phase: str | None, s
         query = query.where(Opportunity.status == status)
     if owner is not None:
         query = query.where(Opportunity.owner == owner)
-    return page(session, query, [Opportunity.id], limit, cursor)
-
-
-# The hot path, built once: plain statements instead of a unit-of-work flush, and no
-# construction or cache keying per request.
-_OPPORTUNITY = Opportunity.__table__
-_MOVE = (update(_OPPORTUNITY)
-         .where(_OPPORTUNITY.c.workspace_id == bindparam("workspace_id_"), _OPPORTUNITY.c.id == bindparam("id_"),
-                _OPPORTUNITY.c.version == bindparam("version_"))
-         .values({name: bindparam(name) for name in ("step", "phase", "status", "outcome_reason_code", "version",
-                                                     "updated_at", "updated_by", "step_entered_at")}))
-_RECORD_MOVE = insert(HistoryEntry.__table__)
+    if updated_since is not None:
+        query = query.where(Opportunity.updated_at >= updated_since)
+    keys = [Opportunity.updated_at, Opportunity.id] if sort == "updated_at" else [Opportunity.id]
+    return page(session, query, keys, limit, cursor)
 
 
 def move_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID, *, to: str,
@@ -142,25 +140,12 @@ def move_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID
                                           role=caller.role, facts=facts)
     if result.kind == "reopen" and caller.role not in ("manager", "admin"):
         raise Forbidden("Only a manager reopens a lost or disqualified opportunity.")
-    moved = {"step": result.to_step, "phase": definition.step(result.to_step).phase, "status": result.status,
-             "outcome_reason_code": reason_code if result.kind in OUTCOMES else None,
-             "version": opportunity.version + 1, "updated_at": now, "updated_by": caller.actor,
-             "step_entered_at": now if result.to_step != opportunity.step else opportunity.step_entered_at}
-    history = {"workspace_id": caller.workspace_id, "id": uuid7(), "opportunity_id": opportunity.id,
-               "seq": moved["version"], "kind": result.kind, "from_step": opportunity.step,
-               "from_phase": opportunity.phase, "from_status": opportunity.status,
-               "to_step": moved["step"], "to_phase": moved["phase"], "to_status": moved["status"],
-               "actor": caller.actor, "at": now, "reason": reason.strip() if reason else None,
-               "reason_code": moved["outcome_reason_code"], "gates": [g.as_dict() for g in result.gates],
-               "override_justification": override.strip() if result.overridden and override else None,
-               "overridden": list(result.overridden) if result.overridden else None}
-    updated = session.execute(_MOVE, {**moved, "workspace_id_": opportunity.workspace_id,
-                                      "id_": opportunity.id, "version_": opportunity.version})
-    if updated.rowcount != 1:  # the row is locked, so this only guards against a broken lock
-        raise Conflict(f"Opportunity {opportunity.id} changed while it was being moved; retry.")
-    session.execute(_RECORD_MOVE, history)
-    for name, value in moved.items():
-        set_committed_value(opportunity, name, value)
+    move_deal(session, opportunity, kind=result.kind, to_step=result.to_step,
+              to_phase=definition.step(result.to_step).phase, to_status=result.status, actor=caller.actor, at=now,
+              reason=reason.strip() if reason else None,
+              reason_code=reason_code if result.kind in OUTCOMES else None,
+              gates=[g.as_dict() for g in result.gates], overridden=result.overridden,
+              override=override.strip() if override else None)
     if result.kind == "forward" and result.status == "won":
         create_follow_up_plan(session, caller, opportunity, definition, facts.document)
     return opportunity

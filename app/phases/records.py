@@ -5,6 +5,7 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 
@@ -18,6 +19,7 @@ from app.db import Tracked, utcnow
 from app.errors import Conflict, DealClosed, InvalidInput, LimitExceeded, NotFound, PreconditionFailed
 from app.etags import check_if_match
 from app.identity.models import User
+from app.opportunities.changes import announce, change_deal
 from app.opportunities.lookup import get_opportunity, lock_opportunity
 from app.paging import page
 from app.schemas import Input, Patch, RecordRead
@@ -323,23 +325,50 @@ def _create(session: Session, caller: Caller, kind: RecordKind, opportunity: Any
                         updated_by=caller.actor)
     record.apply(values, caller.actor)
     record.fill_defaults(opportunity)
-    session.add(record)
-    opportunity.touch(caller.actor, now)
-    refresh_snapshot(session, kind, opportunity)
+    add_records(session, caller.actor, kind, opportunity, [record], now)
     return record
+
+
+def add_records(session: Session, actor: str, kind: RecordKind, opportunity: Any,
+                records: Sequence[OpportunityRecord], at: datetime) -> None:
+    """Store new records under a deal, with the change to the deal and the events it sends."""
+    session.add_all(records)
+    change_deal(session, opportunity, actor, at)
+    refresh_snapshot(session, kind, opportunity)
+    announce(session, opportunity, actor, at,
+             [event for record in records for event in _events(kind, "created", _shown(kind, opportunity, record.id))])
+
+
+def _shown(kind: RecordKind, opportunity: Any, record_id: uuid.UUID) -> dict[str, Any]:
+    """A record as the API shows it, from the deal's fresh snapshot."""
+    _, rows = snapshot_records(opportunity, kind)
+    return next(row for row in ([rows] if kind.singleton else rows) if row["id"] == str(record_id))
+
+
+def _events(kind: RecordKind, what: str, record: dict[str, Any],
+            before: dict[str, Any] | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """What a write to a record announces: record.<what>, and for tasks task.created or task.completed."""
+    events = [(f"record.{what}", {"kind": kind.label, "record": record})]
+    if kind.collection == "tasks" and (what == "created" or what == "updated" and before is not None
+                                       and record["completed_at"] and not before["completed_at"]):
+        events.append(("task.created" if what == "created" else "task.completed", {"task": record}))
+    return events
 
 
 def _update(session: Session, caller: Caller, kind: RecordKind, opportunity: Any, record: OpportunityRecord,
             changes: dict[str, Any], if_match: str | None) -> OpportunityRecord:
     check_if_match(record, if_match, required=caller.require_if_match)
     _check_references(session, caller, kind, opportunity.id, changes)
+    before = _shown(kind, opportunity, record.id) if snapshot_records(opportunity, kind)[0] else None
     record.apply(changes, caller.actor)
     record.fill_defaults(opportunity)  # a field set to null takes its default again
     if session.is_modified(record):  # a change that changes nothing keeps the version
         now = utcnow()
         record.touch(caller.actor, now)
-        opportunity.touch(caller.actor, now)
+        change_deal(session, opportunity, caller.actor, now)
         refresh_snapshot(session, kind, opportunity)
+        announce(session, opportunity, caller.actor, now,
+                 _events(kind, "updated", _shown(kind, opportunity, record.id), before))
     return record
 
 
@@ -355,6 +384,9 @@ def delete_record(session: Session, caller: Caller, kind: RecordKind, opportunit
         named = "; ".join(f"{r['kind'].replace('_', ' ')} {r['id']} ({r['field']})" for r in referrers)
         raise Conflict(f"Other records name this {kind.words}: {named}. Change or delete them first.",
                        references=referrers)
+    shown = kind.read.model_validate(record).model_dump(mode="json")
     session.delete(record)
-    opportunity.touch(caller.actor, utcnow())
+    now = utcnow()
+    change_deal(session, opportunity, caller.actor, now)
     refresh_snapshot(session, kind, opportunity)
+    announce(session, opportunity, caller.actor, now, _events(kind, "deleted", shown))

@@ -10,7 +10,7 @@ from app.db import SessionDep
 from app.identity.policy import EVERYONE, SELLERS, GuardedRoute, policy
 from app.errors import problem_responses
 from app.etags import etag
-from app.opportunities.router import IfMatch
+from app.etags import IfMatch
 from app.phases import records
 from app.phases.catalog import RECORD_KINDS
 from app.phases.records import RecordKind

@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, undefer
-from uuid6 import uuid7
 
 from app.caller import Caller
 from app.db import exclusive, utcnow
@@ -16,7 +15,9 @@ from app.engine.gates import Facts, applies, evaluate_gate, shortfall
 from app.errors import Busy, Conflict
 from app.identity.policy import visible_owners
 from app.opportunities.document import OpportunityDocument
-from app.opportunities.models import HistoryEntry, Opportunity
+from app.opportunities.changes import carry_deal
+from app.opportunities.models import Opportunity
+from app.outbox import append_event
 from app.processes.models import ProcessVersion
 from app.processes.schemas import Selection
 from app.processes.service import compile_spec, get_definition, get_version
@@ -160,19 +161,15 @@ def migrate(session: Session, caller: Caller, key: str, version: int, selection:
     for opportunity in batch:
         step = target.step(opportunity.step)
         gate = evaluate_gate(step, Facts(OpportunityDocument(session, opportunity, now), target.rules))
-        history = HistoryEntry(
-            workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id, kind="migrate",
-            from_step=opportunity.step, from_phase=opportunity.phase, from_status=opportunity.status,
-            to_step=opportunity.step, to_phase=step.phase, to_status=opportunity.status, actor=caller.actor,
-            at=now, gates=[gate.as_dict()], reason=f"{key} version {opportunity.process_version} to version {version}")
         report.append({"id": str(opportunity.id), "step": opportunity.step, "from_version": opportunity.process_version,
                        "migrated": True, "gate_holds": gate.passed,
                        "unmet": [f.code for f in gate.unmet if f.severity == "block"], "reason": None})
-        opportunity.process_version, opportunity.phase = version, step.phase
-        opportunity.touch(caller.actor, now)
-        session.flush()
-        history.seq = opportunity.version
-        session.add(history)
+        carry_deal(session, opportunity, to_version=version, to_phase=step.phase, actor=caller.actor, at=now,
+                   gate=gate.as_dict(), reason=f"{key} version {opportunity.process_version} to version {version}")
+    if batch:
+        append_event(session, caller.workspace_id, "deals.migrated", now, {
+            "actor": caller.actor, "process": key, "version": version,
+            "opportunities": [{"id": str(o.id), "version": o.version} for o in batch]})
     session.flush()
     return {"process": key, "version": version, "migrated": len(batch), "not_migrated": len(stranded),
             "remaining": waiting - len(batch), "opportunities": report}

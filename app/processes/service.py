@@ -19,6 +19,7 @@ from app.engine.spec import ProcessSpec
 from app.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from app.processes.context import rule_environment
 from app.lru import Lru
+from app.outbox import append_event
 from app.processes.models import Process, ProcessVersion
 from app.settings import get_settings
 
@@ -225,4 +226,6 @@ def publish(session: Session, caller: Caller, key: str, version: int, if_match: 
     row.status, row.published_at, row.published_by = "published", now, caller.actor
     row.revision, row.updated_at, row.updated_by = row.revision + 1, now, caller.actor
     session.flush()
+    append_event(session, caller.workspace_id, "process.version_published", now,
+                 {"actor": caller.actor, "process": key, "version": version})
     return row

@@ -14,7 +14,7 @@ from app.engine.definition import ProcessDefinition
 from app.opportunities.models import HistoryEntry, Opportunity
 from app.phases.catalog import RECORD_KINDS
 from app.phases.deploy.models import Task
-from app.phases.records import refresh_snapshot
+from app.phases.records import add_records
 
 
 def create_follow_up_plan(session: Session, caller: Caller, opportunity: Opportunity,
@@ -28,9 +28,10 @@ def create_follow_up_plan(session: Session, caller: Caller, opportunity: Opportu
     acceptance = document["acceptance"]
     start = parse_time(acceptance["accepted_at"] if acceptance else document["now"]).date()
     now = opportunity.updated_at
-    for item in definition.settings.get("follow_up_plan", ()):
-        session.add(Task(workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id,
-                         title=item["title"], kind=item["kind"], owner=opportunity.owner,
-                         due_date=start + timedelta(days=int(item["due_days"])), version=1,
-                         created_at=now, created_by=caller.actor, updated_at=now, updated_by=caller.actor))
-    refresh_snapshot(session, RECORD_KINDS["tasks"], opportunity)
+    tasks = [Task(workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id,
+                  title=item["title"], kind=item["kind"], owner=opportunity.owner,
+                  due_date=start + timedelta(days=int(item["due_days"])), version=1,
+                  created_at=now, created_by=caller.actor, updated_at=now, updated_by=caller.actor)
+             for item in definition.settings.get("follow_up_plan", ())]
+    if tasks:
+        add_records(session, caller.actor, RECORD_KINDS["tasks"], opportunity, tasks, now)

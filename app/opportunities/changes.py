@@ -1,0 +1,119 @@
+"""The one write path of a deal: every change to an opportunity, its records or its tasks is written here.
+
+Whatever the change, the deal's version rises once per transaction, a move appends its history entry,
+and the change's events are appended to the outbox in the same transaction: a change that rolls back
+sends nothing, and a committed one always sends its events.
+"""
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from uuid6 import uuid7
+
+from app.db import first_change
+from app.errors import Conflict
+from app.opportunities.models import HistoryEntry, Opportunity
+from app.opportunities.schemas import OpportunityRead
+from app.outbox import append_event
+
+Events = Iterable[tuple[str, Mapping[str, Any]]]
+
+# What a move's kind announces besides opportunity.moved (a forward move into the won step is a win).
+_OUTCOME_EVENTS = {"lost": "opportunity.lost", "disqualified": "opportunity.disqualified",
+                   "reopen": "opportunity.reopened"}
+
+
+def announce(session: Session, opportunity: Opportunity, actor: str, at: datetime, events: Events) -> None:
+    """Append events of the deal at its version now (after this transaction's change to it)."""
+    for type_, data in events:
+        append_event(session, opportunity.workspace_id, type_, at, {"actor": actor, **data},
+                     opportunity_id=opportunity.id, opportunity_version=opportunity.version)
+
+
+def shown(opportunity: Opportunity) -> dict[str, Any]:
+    """The opportunity as the API shows it, for an event."""
+    return OpportunityRead.model_validate(opportunity).model_dump(mode="json")
+
+
+def open_deal(session: Session, opportunity: Opportunity) -> None:
+    """Store a new opportunity at version 1, with its first history entry and its event."""
+    session.add(opportunity)
+    first_change(opportunity)  # version 1 is this transaction's version
+    session.flush()  # the history row's foreign key needs the opportunity stored first
+    session.add(HistoryEntry(
+        workspace_id=opportunity.workspace_id, id=uuid7(), opportunity_id=opportunity.id, seq=opportunity.version,
+        kind="create", to_step=opportunity.step, to_phase=opportunity.phase, to_status=opportunity.status,
+        actor=opportunity.created_by, at=opportunity.created_at, gates=[]))
+    session.flush()
+    announce(session, opportunity, opportunity.created_by, opportunity.created_at,
+            [("opportunity.created", {"opportunity": shown(opportunity)})])
+
+
+def change_deal(session: Session, opportunity: Opportunity, actor: str, at: datetime, events: Events = ()) -> None:
+    """A change to the deal or its records: its version rises (once this transaction), its events are appended."""
+    opportunity.touch(actor, at)
+    announce(session, opportunity, actor, at, events)
+
+
+# The hot path, built once: plain statements instead of a unit-of-work flush, and no
+# construction or cache keying per request.
+_OPPORTUNITY = Opportunity.__table__
+_MOVE = (update(_OPPORTUNITY)
+         .where(_OPPORTUNITY.c.workspace_id == bindparam("workspace_id_"), _OPPORTUNITY.c.id == bindparam("id_"),
+                _OPPORTUNITY.c.version == bindparam("version_"))
+         .values({name: bindparam(name) for name in ("step", "phase", "status", "outcome_reason_code", "version",
+                                                     "updated_at", "updated_by", "step_entered_at")}))
+_RECORD_MOVE = insert(HistoryEntry.__table__)
+
+
+def move_deal(session: Session, opportunity: Opportunity, *, kind: str, to_step: str, to_phase: str,
+              to_status: str, actor: str, at: datetime, reason: str | None, reason_code: str | None,
+              gates: list[dict[str, Any]], overridden: tuple[str, ...], override: str | None) -> None:
+    """Move the deal: its new place and version, the history entry of the move, and its events."""
+    if not first_change(opportunity):
+        raise Conflict(f"Opportunity {opportunity.id} already changed in this request; a move is a change of its own.")
+    moved = {"step": to_step, "phase": to_phase, "status": to_status, "outcome_reason_code": reason_code,
+             "version": opportunity.version + 1, "updated_at": at, "updated_by": actor,
+             "step_entered_at": at if to_step != opportunity.step else opportunity.step_entered_at}
+    origin = {"step": opportunity.step, "phase": opportunity.phase, "status": opportunity.status}
+    history = {"workspace_id": opportunity.workspace_id, "id": uuid7(), "opportunity_id": opportunity.id,
+               "seq": moved["version"], "kind": kind, "from_step": opportunity.step,
+               "from_phase": opportunity.phase, "from_status": opportunity.status,
+               "to_step": to_step, "to_phase": to_phase, "to_status": to_status, "actor": actor, "at": at,
+               "reason": reason, "reason_code": reason_code, "gates": gates,
+               "override_justification": override if overridden else None,
+               "overridden": list(overridden) if overridden else None}
+    updated = session.execute(_MOVE, {**moved, "workspace_id_": opportunity.workspace_id,
+                                      "id_": opportunity.id, "version_": opportunity.version})
+    if updated.rowcount != 1:  # the row is locked, so this only guards against a broken lock
+        raise Conflict(f"Opportunity {opportunity.id} changed while it was being moved; retry.")
+    session.execute(_RECORD_MOVE, history)
+    for name, value in moved.items():
+        set_committed_value(opportunity, name, value)
+    data = {"kind": kind, "from": origin, "to": {"step": to_step, "phase": to_phase, "status": to_status},
+            "reason": reason, "reason_code": reason_code, "gates": gates, "overridden": list(overridden),
+            "override_justification": history["override_justification"]}
+    events = [("opportunity.moved", data)]
+    outcome = "opportunity.won" if kind == "forward" and to_status == "won" else _OUTCOME_EVENTS.get(kind)
+    if outcome:
+        events.append((outcome, data))
+    announce(session, opportunity, actor, at, events)
+
+
+def carry_deal(session: Session, opportunity: Opportunity, *, to_version: int, to_phase: str, actor: str,
+               at: datetime, gate: dict[str, Any], reason: str) -> None:
+    """Carry the deal to another version of its process, where it stands, with the history entry that says so."""
+    history = HistoryEntry(
+        workspace_id=opportunity.workspace_id, id=uuid7(), opportunity_id=opportunity.id, kind="migrate",
+        from_step=opportunity.step, from_phase=opportunity.phase, from_status=opportunity.status,
+        to_step=opportunity.step, to_phase=to_phase, to_status=opportunity.status, actor=actor, at=at,
+        gates=[gate], reason=reason)
+    opportunity.process_version, opportunity.phase = to_version, to_phase
+    opportunity.touch(actor, at)
+    session.flush()
+    history.seq = opportunity.version
+    session.add(history)
