@@ -17,8 +17,8 @@ import psycopg
 from bench.transitions import POSTGRES_URL, _libpq
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ["bench.engine", "bench.gates", "bench.rule_load", "bench.transitions", "bench.dryrun", "bench.latency",
-              "bench.memory"]
+BENCHMARKS = ["bench.engine", "bench.gates", "bench.rule_load", "bench.transitions", "bench.delivery", "bench.dryrun",
+              "bench.latency", "bench.memory"]
 
 
 def machine() -> list[str]:

@@ -1,7 +1,9 @@
-"""Transitions per second over HTTP against a one-INSERT endpoint, on SQLite and PostgreSQL.
+"""Transitions per second over HTTP against a one-INSERT endpoint, on SQLite and PostgreSQL, with one
+webhook endpoint subscribed to every event; and the delay from a change to its webhook's arrival.
 
 Each backend gets a fresh database, migrated by Alembic, and one real uvicorn worker serving
-`bench.baseline_app:create_bench_app` (the app plus POST /bench/insert). wrk drives both
+`bench.baseline_app:create_bench_app` (the app plus POST /bench/insert), delivering webhooks from
+inside the server as `make run` does, to a receiver in its own process. wrk drives both
 routes in turn with the same connections and duration; any non-2xx answer or socket error
 (a timeout too: an answer slower than --timeout) fails the run. From the repository root:
 
@@ -9,6 +11,7 @@ routes in turn with the same connections and duration; any non-2xx answer or soc
 """
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -37,6 +40,7 @@ POSTGRES_URL = os.environ.get("DEALGATE_BENCH_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CONNECTIONS = 16
 GOAL = 0.5
+DELAY_GOAL = 1.0  # seconds, p99 from a change to its webhook's arrival
 SEED_WORKERS = 8
 BACK_REASON = "bench back move"
 RESET_REASON = "bench reset"
@@ -234,7 +238,8 @@ def serve(url: str) -> Iterator[tuple[str, int]]:
     command = [str(VENV_BIN / "uvicorn"), "--factory", "bench.baseline_app:create_bench_app",
                "--app-dir", str(ROOT), "--host", "127.0.0.1", "--port", str(port),
                "--workers", "1", "--no-access-log", "--log-level", "warning"]
-    server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "DEALGATE_DATABASE_URL": url})
+    server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "DEALGATE_DATABASE_URL": url,
+                                                      "DEALGATE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true"})
     try:
         base_url = f"http://127.0.0.1:{port}"
         wait_until_ready(server, base_url)
@@ -415,12 +420,61 @@ def best(runs: list[WrkRun]) -> float:
     return max(run.requests_per_second for run in runs)
 
 
+@contextmanager
+def receiving(folder: Path) -> Iterator[tuple[str, Callable[[], list[dict[str, Any]]]]]:
+    """The receiver in its own process; yields its URL and what reads the messages it got (once stopped)."""
+    port, out = free_port(), folder / "received.jsonl"
+    receiver = subprocess.Popen([sys.executable, "-m", "bench.receiver", "--port", str(port), "--out", str(out)],
+                                cwd=ROOT)
+    stopped = False
+
+    def received() -> list[dict[str, Any]]:
+        nonlocal stopped
+        if not stopped:
+            receiver.terminate()
+            receiver.wait(timeout=30)
+            stopped = True
+        return [json.loads(line) for line in out.read_text().splitlines()]
+
+    try:
+        yield f"http://127.0.0.1:{port}/hook", received
+    finally:
+        if not stopped:
+            receiver.kill()
+            receiver.wait()
+
+
+def subscribe(base_url: str, admin_key: str, url: str) -> None:
+    """One webhook endpoint taking every event."""
+    with api_client(base_url, admin_key) as admin:
+        expect(admin.post("/v1/webhook-endpoints", json={"url": url}), 201)
+
+
+def drained(base_url: str, admin_key: str) -> None:
+    """Wait until every message has been delivered (fail after 60 s)."""
+    with api_client(base_url, admin_key) as admin:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            lag = expect(admin.get("/v1/events/lag"), 200)
+            if lag["undispatched_events"] == 0 and lag["pending_deliveries"] == 0:
+                return
+            time.sleep(0.2)
+    raise BenchError(f"webhooks still waiting after 60 s: {lag}")
+
+
+def delays(messages: list[dict[str, Any]]) -> list[float]:
+    """Seconds from each change to its webhook's arrival, sorted."""
+    return sorted(m["arrived"] - datetime.fromisoformat(m["timestamp"]).timestamp() for m in messages)
+
+
 def measure(backend: str, database: Callable[[], AbstractContextManager[str]], wrk: str,
-            args: argparse.Namespace) -> tuple[float, float]:
-    """Best transitions/s and one-insert/s of one backend, runs interleaved."""
-    with database() as url, tempfile.TemporaryDirectory(prefix="dealgate-bench-") as folder:
+            args: argparse.Namespace) -> tuple[float, float, list[float]]:
+    """Best transitions/s and one-insert/s of one backend, runs interleaved; and the webhooks' delays."""
+    with database() as url, tempfile.TemporaryDirectory(prefix="dealgate-bench-") as folder, \
+            receiving(Path(folder)) as (hook, received):
         admin_key = prepare(url)
         with serve(url) as (base_url, _pid):
+            subscribe(base_url, admin_key, hook)
             key = rep_key(base_url, admin_key)
             with api_client(base_url, key) as client:
                 ids = seed(client, backend, args.opportunities)
@@ -433,17 +487,29 @@ def measure(backend: str, database: Callable[[], AbstractContextManager[str]], w
                         print(f"  {backend}: round {round_number} {describe(label, run, len(ids))}")
                     reset(client, len(ids), args.timeout)
                 verify_history(client, ids, runs["transitions"])
-    return best(runs["transitions"]), best(runs["one-insert"])
+            drained(base_url, admin_key)
+        messages = received()
+        moved = sum(run.requests for run in runs["transitions"])
+        if len({m["id"] for m in messages}) < moved:
+            raise BenchError(f"{len(messages)} webhooks arrived for {moved} moves and more changes")
+    return best(runs["transitions"]), best(runs["one-insert"]), delays(messages)
 
 
-def summary(backend: str, moves: float, insert: float) -> str:
-    """The figure line of one backend."""
+def summary(backend: str, moves: float, insert: float, waits: list[float]) -> str:
+    """The figure lines of one backend."""
     ratio = moves / insert
     verdict = "" if ratio >= GOAL else "   BELOW GOAL"
+    p99 = waits[min(len(waits) - 1, int(len(waits) * 0.99))]
     return (f"{backend:<10} transitions {moves:5.0f} req/s   one-insert {insert:5.0f} req/s   "
             f"ratio {ratio:.2f} (goal >= {GOAL}){verdict}\n"
-            f"RESULT|transitions over HTTP as a rep, every default gate on, vs one INSERT ({backend})|"
-            f"{moves:.0f} vs {insert:.0f} req/s, ratio {ratio:.2f}|>= {GOAL}|{'yes' if ratio >= GOAL else 'no'}")
+            f"{backend:<10} webhooks {len(waits)}, change to arrival p50 {waits[len(waits) // 2] * 1000:.0f} ms, "
+            f"p99 {p99 * 1000:.0f} ms (goal <= {DELAY_GOAL * 1000:.0f} ms)\n"
+            f"RESULT|transitions over HTTP as a rep, every default gate on, one webhook endpoint subscribed, "
+            f"vs one INSERT ({backend})|"
+            f"{moves:.0f} vs {insert:.0f} req/s, ratio {ratio:.2f}|>= {GOAL}|{'yes' if ratio >= GOAL else 'no'}\n"
+            f"RESULT|webhooks: delay from a change to its arrival while transitions run ({backend})|"
+            f"p99 {p99 * 1000:.0f} ms over {len(waits)} messages|<= {DELAY_GOAL * 1000:.0f} ms|"
+            f"{'yes' if p99 <= DELAY_GOAL else 'no'}")
 
 
 def main() -> int:

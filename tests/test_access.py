@@ -32,6 +32,8 @@ BODIES: dict[str, dict[str, Any]] = {  # a valid body for each route that takes 
     "/v1/admin/teams": {"name": "Gas"},
     "/v1/processes": {"key": "renewal", **SMALL_PROCESS}, "versions": SMALL_PROCESS, "publish": {}, "dry-run": {},
     "migrate": {}, "/v1/admin/users": {"handle": "new.rep", "name": "New", "role": "rep"},
+    "/v1/webhook-endpoints": {"url": "https://example.com/hook"}, "rotate-secret": {}, "test": {},
+    "replay": {"since": "2026-01-01T00:00:00Z"},
 }
 
 
@@ -83,6 +85,7 @@ def test_every_route_allows_exactly_what_the_role_may(app: FastAPI, workplace: W
                 deal = admin.post("/v1/opportunities", json={**WATER_DEAL, "owner": OWNERS[relation] or own}).json()
             url = path.replace("{opportunity_id}", deal["id"]).replace("{step}", "opening") \
                       .replace("{record_id}", NOBODY).replace("{user_id}", NOBODY).replace("{key_id}", NOBODY) \
+                      .replace("{endpoint_id}", NOBODY).replace("{delivery_id}", NOBODY) \
                       .replace("{key}", "complex-sale").replace("{version}", "1")
             response = client.request(method.upper(), url, json=_body(method, path))
             context = (role, relation, method, path, response.status_code, response.text[:200])

@@ -207,9 +207,11 @@ def read_feed(session: Session, caller: Caller, *, after: str | None, types: lis
     more = len(rows) > limit
     rows = rows[:limit]
     if rows:
-        last = rows[-1]
-        return rows, encode_cursor([last.txid, last.position, last.at]), more
-    return rows, after or encode_cursor([txid, position, utcnow()]), more
+        txid, position = rows[-1].txid, rows[-1].position
+    # The cursor's time tells whether events after it may have been pruned: when nothing more waits, every
+    # later event commits after now; when more waits, the oldest of it is about as old as the last read.
+    read_to = rows[-1].at if more else utcnow()
+    return rows, encode_cursor([txid, position, read_to]), more
 
 
 def lag(session: Session, caller: Caller) -> dict[str, Any]:
