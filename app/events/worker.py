@@ -109,7 +109,8 @@ class Worker:
         now = self.clock()
         if self.pruned_at is None or now - self.pruned_at >= PRUNE_EVERY:
             self.prune(now)
-        jobs = self.fan_out(now) + self.claim(now, self.batch)
+        jobs = self.claim(now, self.batch)  # retries first, so new events never starve them
+        jobs += self.fan_out(now, self.batch - len(jobs))
         if not jobs:
             return 0
         outcomes = list(self.pool.map(self._send, jobs))
@@ -121,11 +122,13 @@ class Worker:
     def _send(self, job: Job) -> Outcome:
         return self.sender.send(job.url, job.message_id, job.body, job.secrets)
 
-    def fan_out(self, now: datetime) -> list[Job]:
-        """Make a delivery of each new event for every endpoint that takes it, claimed by this worker."""
+    def fan_out(self, now: datetime, limit: int) -> list[Job]:
+        """Make a delivery of up to `limit` new events for every endpoint that takes them, claimed by this worker."""
+        if limit <= 0:
+            return []
         with self.database.transaction() as session:
             events = session.scalars(select(Event).where(Event.dispatched_at.is_(None)).order_by(Event.position)
-                                     .limit(self.batch).with_for_update(skip_locked=True)).all()
+                                     .limit(limit).with_for_update(skip_locked=True)).all()
             if not events:
                 return []
             endpoints = session.scalars(select(WebhookEndpoint).where(
@@ -177,15 +180,31 @@ class Worker:
                 {"id": uuid7(), "workspace_id": job.workspace_id, "endpoint_id": job.endpoint_id,
                  "delivery_id": job.delivery_id, "at": now, "status_code": o.status_code, "duration_ms": o.duration_ms,
                  "error": o.error, "response": o.response} for job, o in zip(jobs, outcomes, strict=True)])
+            delivered: dict[datetime, list[uuid.UUID]] = {}
+            settled: list[tuple[Job, Outcome]] = []
             for job, outcome in zip(jobs, outcomes, strict=True):
-                self._settle(session, job, outcome, now)
+                if outcome.delivered:  # most of them: one statement for all that share a claim
+                    delivered.setdefault(job.lease, []).append(job.delivery_id)
+                elif self._retry_or_fail(session, job, outcome, now):
+                    settled.append((job, outcome))
+            for lease, ids in delivered.items():
+                session.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.leased_until == lease)
+                                .values(status="delivered", done_at=now, leased_until=None,
+                                        attempts=Delivery.attempts + 1))
+            succeeded = {(j.workspace_id, j.endpoint_id) for j, o in zip(jobs, outcomes, strict=True) if o.delivered}
+            for workspace_id, endpoint_id in succeeded:
+                session.execute(update(WebhookEndpoint).where(
+                    WebhookEndpoint.workspace_id == workspace_id, WebhookEndpoint.id == endpoint_id,
+                    WebhookEndpoint.failing_since.is_not(None)).values(failing_since=None))
+            for job, outcome in settled:
+                if (job.workspace_id, job.endpoint_id) not in succeeded:
+                    self._failing(session, job, outcome, now)
 
-    def _settle(self, session: Session, job: Job, outcome: Outcome, now: datetime) -> None:
+    def _retry_or_fail(self, session: Session, job: Job, outcome: Outcome, now: datetime) -> bool:
+        """Schedule the next attempt of a failed delivery, or end it; False when another worker holds it now."""
         attempts = job.attempts + 1
         change: dict[str, object] = {"attempts": attempts, "leased_until": None}
-        if outcome.delivered:
-            change |= {"status": "delivered", "done_at": now}
-        elif outcome.status_code == 410 or attempts >= ATTEMPTS:
+        if outcome.status_code == 410 or attempts >= ATTEMPTS:
             change |= {"status": "failed", "done_at": now}
         else:
             delay = float(SCHEDULE[attempts - 1])
@@ -194,13 +213,12 @@ class Worker:
             change["next_attempt_at"] = now + timedelta(seconds=delay)
         settled = session.execute(update(Delivery).where(Delivery.id == job.delivery_id,
                                                          Delivery.leased_until == job.lease).values(change))
-        if settled.rowcount != 1:  # the claim ran out and another worker holds the delivery now
-            return
+        return settled.rowcount == 1  # 0: the claim ran out and another worker holds the delivery now
+
+    def _failing(self, session: Session, job: Job, outcome: Outcome, now: datetime) -> None:
+        """Note the endpoint's failing streak; disable it on 410 Gone or after failing for long."""
         endpoint = session.get(WebhookEndpoint, (job.workspace_id, job.endpoint_id), with_for_update=True)
         if endpoint is None or not endpoint.enabled:
-            return
-        if outcome.delivered:
-            endpoint.failing_since = None
             return
         endpoint.failing_since = endpoint.failing_since or now
         if outcome.status_code == 410:
