@@ -32,27 +32,12 @@ def migrate() -> None:
 def worker() -> None:
     """Deliver webhooks from the outbox until SIGTERM or Ctrl-C (the batch in hand finishes first).
 
-    Run any number on PostgreSQL; set DEALGATE_WORKER_IN_PROCESS=false on the servers when they run.
+    Run any number on PostgreSQL; set DEALGATE_SERVER_WORKER=false on the servers when they run.
     """
-    import logging
-    import signal
-
-    from app.db import Database
-    from app.events.worker import Worker
+    from app.events.worker import work
     from app.settings import get_settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line a batch, not one a request
-    settings = get_settings()
-    database = Database(settings.database_url)
-    relay = Worker(database, settings)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: relay.stop())
-    try:
-        relay.run()
-    finally:
-        relay.close()
-        database.dispose()
+    work(get_settings())
 
 
 admin = typer.Typer(help="Workspaces and their first administrator.", no_args_is_help=True)

@@ -1,7 +1,9 @@
 """Database engine, declarative base and the request-scoped session."""
 
+import fcntl
 import functools
 import hashlib
+import os
 import threading
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
@@ -126,6 +128,36 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+class WriteLock:
+    """SQLite's one writer at a time, queued rather than polled: writers of this process wait on a lock, and
+    the processes sharing a database file on an exclusive lock of a file beside it, where the system wakes
+    the next waiter (SQLite's own busy handler sleeps and retries, so a steady writer can starve another
+    process for seconds)."""
+
+    def __init__(self, database_path: str | None) -> None:
+        self._threads = threading.Lock()
+        self._path = f"{database_path}.writer-lock" if database_path else None
+        self._file: int | None = None
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            if self._path is not None:
+                if self._file is None:
+                    self._file = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._file, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *_: Any) -> None:
+        try:
+            if self._file is not None:
+                fcntl.flock(self._file, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
 class Database:
     """One engine and two session factories: reads, and writes that lock early."""
 
@@ -140,7 +172,8 @@ class Database:
             _configure_sqlite(self.engine)
         # SQLite has one writer at a time: writers of this process queue on a lock instead
         # of polling the file lock (BEGIN IMMEDIATE and the busy timeout still guard other processes).
-        self.write_lock = threading.Lock() if self.is_sqlite else None
+        self.write_lock = WriteLock(self.engine.url.database if self.engine.url.database not in (None, "", ":memory:")
+                                    else None) if self.is_sqlite else None
         writer_bind = self.engine.execution_options(sqlite_immediate=True)
         self.reader = sessionmaker(self.engine, expire_on_commit=False)
         self.writer = sessionmaker(writer_bind, expire_on_commit=False)

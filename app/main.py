@@ -1,6 +1,5 @@
 """Builds the FastAPI app: routers, error handlers, the request guard, the database."""
 
-import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,7 +10,7 @@ from app.db import Database
 from app.events.router import declare_webhooks
 from app.events.router import endpoints as endpoints_router
 from app.events.router import events as events_router
-from app.events.worker import Worker
+from app.events.worker import Beside
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.guard import RequestGuard
 from app.identity.auth import KeyCache
@@ -61,16 +60,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The outbox is relayed from inside the server unless separate `dealgate worker` processes do it.
-        worker = Worker(app.state.database, settings) if settings.worker_in_process else None
-        thread = threading.Thread(target=worker.run, name="dealgate-worker", daemon=True) if worker else None
-        if thread:
-            thread.start()
+        # The server relays the outbox with a worker it starts beside itself, unless `dealgate worker`
+        # processes do it (DEALGATE_SERVER_WORKER=false).
+        worker = Beside(settings) if settings.server_worker else None
         yield
-        if worker and thread:
+        if worker is not None:
             worker.stop()
-            thread.join()
-            worker.close()
         app.state.database.dispose()
 
     app = FastAPI(title="dealgate", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)

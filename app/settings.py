@@ -37,9 +37,9 @@ class Settings(BaseSettings):
     webhook_secret_overlap_hours: float = 24.0
     # Events (and their deliveries) are kept this long, then pruned.
     event_retention_days: int = 30
-    # The worker that delivers: inside the server unless separate workers run, how many deliveries it
+    # The worker that delivers: started by the server beside itself unless separate workers run, how many deliveries it
     # claims at once, how many it sends in parallel, and how often it looks when idle.
-    worker_in_process: bool = True
+    server_worker: bool = True
     worker_batch: int = 100
     worker_concurrency: int = 8
     worker_poll_seconds: float = 0.2

@@ -76,7 +76,7 @@ def measure(backend: str, database_of: Callable[[], AbstractContextManager[str]]
     with database_of() as url, tempfile.TemporaryDirectory(prefix="dealgate-bench-") as folder, \
             receiving(Path(folder)) as (hook, received):
         prepare(url)
-        settings = Settings(database_url=url, webhook_allow_private_addresses=True, worker_in_process=False)
+        settings = Settings(database_url=url, webhook_allow_private_addresses=True, server_worker=False)
         database = Database(url)
         secrets = add_endpoint(database, hook)
         worker = Worker(database, settings)

@@ -2,8 +2,8 @@
 webhook endpoint subscribed to every event; and the delay from a change to its webhook's arrival.
 
 Each backend gets a fresh database, migrated by Alembic, and one real uvicorn worker serving
-`bench.baseline_app:create_bench_app` (the app plus POST /bench/insert), delivering webhooks from
-inside the server as `make run` does, to a receiver in its own process. wrk drives both
+`bench.baseline_app:create_bench_app` (the app plus POST /bench/insert), whose webhooks the worker the
+server starts delivers, as `make run` does, to a receiver in its own process. wrk drives both
 routes in turn with the same connections and duration; any non-2xx answer or socket error
 (a timeout too: an answer slower than --timeout) fails the run. From the repository root:
 
@@ -136,6 +136,9 @@ def parse_args() -> argparse.Namespace:
                         help="opportunities to cycle: fewer than a run's requests, so that it moves "
                              "some back, and more than are answered within --timeout")
     parser.add_argument("--rounds", type=int, default=2, help="wrk runs of each route (>= 2)")
+    parser.add_argument("--delivery", choices=("server", "separate"), default="server",
+                        help="webhooks delivered by the worker the server starts (as make run does) or by a "
+                             "dealgate worker started apart")
     parser.add_argument("--timeout", type=int, default=2,
                         help="seconds after which wrk counts an answer as a timeout error")
     args = parser.parse_args()
@@ -232,25 +235,32 @@ def wait_until_ready(server: subprocess.Popen[bytes], base_url: str) -> None:
 
 
 @contextmanager
-def serve(url: str) -> Iterator[tuple[str, int]]:
-    """Run one uvicorn worker of the bench app on the database; yields its base URL and process id."""
+def serve(url: str, delivery: str = "server") -> Iterator[tuple[str, int]]:
+    """Run one uvicorn worker of the bench app on the database, webhooks delivered by the worker it starts or
+    by a `dealgate worker` started apart; yields its base URL and process id."""
     port = free_port()
     command = [str(VENV_BIN / "uvicorn"), "--factory", "bench.baseline_app:create_bench_app",
                "--app-dir", str(ROOT), "--host", "127.0.0.1", "--port", str(port),
                "--workers", "1", "--no-access-log", "--log-level", "warning"]
-    server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "DEALGATE_DATABASE_URL": url,
-                                                      "DEALGATE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true"})
+    env = {**os.environ, "DEALGATE_DATABASE_URL": url, "DEALGATE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",
+           "DEALGATE_SERVER_WORKER": str(delivery == "server").lower()}
+    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    worker = subprocess.Popen([str(VENV_BIN / "dealgate"), "worker"], cwd=ROOT, env=env,
+                              stderr=subprocess.DEVNULL) if delivery == "separate" else None
     try:
         base_url = f"http://127.0.0.1:{port}"
         wait_until_ready(server, base_url)
         yield base_url, server.pid
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        for process in (server, worker):
+            if process is None:
+                continue
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def expect(response: httpx2.Response, status: int) -> Any:
@@ -473,11 +483,13 @@ def measure(backend: str, database: Callable[[], AbstractContextManager[str]], w
     with database() as url, tempfile.TemporaryDirectory(prefix="dealgate-bench-") as folder, \
             receiving(Path(folder)) as (hook, received):
         admin_key = prepare(url)
-        with serve(url) as (base_url, _pid):
+        with serve(url, args.delivery) as (base_url, _pid):
             subscribe(base_url, admin_key, hook)
             key = rep_key(base_url, admin_key)
             with api_client(base_url, key) as client:
                 ids = seed(client, backend, args.opportunities)
+                drained(base_url, admin_key)  # the seeding's webhooks are out before anything is timed
+                started = time.time()
                 scripts = write_scripts(Path(folder), ids, key)
                 runs: dict[str, list[WrkRun]] = {label: [] for label in scripts}
                 for round_number in range(1, args.rounds + 1):
@@ -488,7 +500,7 @@ def measure(backend: str, database: Callable[[], AbstractContextManager[str]], w
                     reset(client, len(ids), args.timeout)
                 verify_history(client, ids, runs["transitions"])
             drained(base_url, admin_key)
-        messages = received()
+        messages = [m for m in received() if datetime.fromisoformat(m["timestamp"]).timestamp() >= started]
         moved = sum(run.requests for run in runs["transitions"])
         if len({m["id"] for m in messages}) < moved:
             raise BenchError(f"{len(messages)} webhooks arrived for {moved} moves and more changes")

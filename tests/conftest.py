@@ -62,7 +62,7 @@ def fresh_database(backend: str, tmp_dir: Path) -> Iterator[str]:
     if backend == "sqlite":
         path = tmp_dir / f"dealgate-{uuid.uuid4().hex}.db"
         yield f"sqlite:///{path}"
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", ".writer-lock"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return
     name = f"dealgate_test_{uuid.uuid4().hex[:12]}"
@@ -100,7 +100,7 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 @pytest.fixture(scope="session")
 def session_app(database_url: str) -> Iterator[FastAPI]:
     """One app per backend; tests share it and start from empty tables."""
-    app = create_app(Settings(database_url=database_url, worker_in_process=False))
+    app = create_app(Settings(database_url=database_url, server_worker=False))
     yield app
     app.state.database.dispose()
 

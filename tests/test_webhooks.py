@@ -58,7 +58,7 @@ def admin(app: FastAPI, workplace: Workplace) -> TestClient:
 def worker_for(app: FastAPI, clock: Clock | None = None, **settings: Any) -> Worker:
     """A worker on the app's database that may reach loopback (the receiver's), with a test clock."""
     values = {"database_url": app.state.database.url, "webhook_allow_private_addresses": True,
-              "webhook_timeout": 2.0, "worker_in_process": False, **settings}
+              "webhook_timeout": 2.0, "server_worker": False, **settings}
     return Worker(app.state.database, Settings(**values), clock=clock or Clock())
 
 

@@ -4,6 +4,9 @@ and retries on the Standard Webhooks schedule. Any number run beside each other 
 import json
 import logging
 import math
+import multiprocessing
+import os
+import signal
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -91,7 +94,7 @@ class Worker:
             except Exception:  # a lost database must not end the worker; it tries again after a pause
                 log.exception("worker round failed")
                 sent = 0
-            if not sent:
+            if sent < self.batch:  # caught up: let the next batch gather rather than run a round per message
                 self.stopping.wait(self.settings.worker_poll_seconds)
         log.info("worker stopped")
 
@@ -243,3 +246,46 @@ class Worker:
             pruned = session.execute(delete(Event).where(Event.position.in_(oldest.scalar_subquery()))).rowcount
         self.pruned_at = None if pruned == PRUNE_BATCH else now  # more to prune: again next round
         return pruned
+
+
+def work(settings: Settings, parent: int | None = None) -> None:
+    """Run a worker until SIGTERM or Ctrl-C (or, when given, until its parent process is gone), logging each batch."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line a batch, not one a request
+    database = Database(settings.database_url)
+    relay = Worker(database, settings)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: relay.stop())
+    if parent is not None:
+        def watch() -> None:
+            while not relay.stopping.wait(1.0):
+                if os.getppid() != parent:  # the server died without stopping its worker
+                    relay.stop()
+
+        threading.Thread(target=watch, daemon=True).start()
+    try:
+        relay.run()
+    finally:
+        relay.close()
+        database.dispose()
+
+
+class Beside:
+    """The worker a server starts beside itself, and stops with it.
+
+    It runs in a process of its own, so deliveries never wait on requests for the interpreter, nor requests on
+    deliveries (on SQLite the two queue for the one write lock, see app.db.WriteLock).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=work, args=(settings, os.getpid()), name="dealgate-worker", daemon=True)
+        self.process.start()
+
+    def stop(self) -> None:
+        """Stop the worker: the batch in hand finishes first."""
+        self.process.terminate()  # SIGTERM
+        self.process.join(timeout=60)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
