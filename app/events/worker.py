@@ -257,6 +257,8 @@ def work(settings: Settings, parent: int | None = None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: relay.stop())
     if parent is not None:
+        os.nice(4)  # beside a server, requests come first when the cores are busy: deliveries can wait a little
+
         def watch() -> None:
             while not relay.stopping.wait(1.0):
                 if os.getppid() != parent:  # the server died without stopping its worker
