@@ -4,7 +4,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKeyConstraint, Index, Integer, String, insert, literal, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    insert,
+    literal,
+    text,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from uuid6 import uuid7
 
@@ -13,7 +23,7 @@ from app.db import Base, UTCDateTime
 # The one list of event types: the catalogue, the filters and the documentation derive from it.
 EVENT_TYPES = (
     "opportunity.created", "opportunity.updated", "opportunity.moved", "opportunity.won", "opportunity.lost",
-    "opportunity.disqualified", "opportunity.reopened",
+    "opportunity.disqualified", "opportunity.reopened", "opportunity.migrated",
     "record.created", "record.updated", "record.deleted",
     "task.created", "task.completed",
     "process.version_published", "deals.migrated",
@@ -49,6 +59,7 @@ class Event(Base):
         Index("ix_event_undispatched", "position", postgresql_where=text("dispatched_at IS NULL"),
               sqlite_where=text("dispatched_at IS NULL")),
         Index(None, "at"),
+        {"sqlite_autoincrement": True},  # positions are never reused, even once every event has been pruned
     )
 
     @property

@@ -39,7 +39,11 @@ def decode_values(cursor: str, types: Sequence[type], name: str = "cursor") -> t
         parts = base64.urlsafe_b64decode(cursor.encode() + b"==").decode().split("|")
         if len(parts) != len(types):
             raise ValueError(cursor)
-        return tuple(_PARSERS[kind](part) for kind, part in zip(types, parts, strict=True))
+        values = tuple(_PARSERS[kind](part) for kind, part in zip(types, parts, strict=True))
+        if any(isinstance(v, datetime) and v.tzinfo is None or isinstance(v, int) and not -2**63 <= v < 2**63
+               for v in values):
+            raise ValueError(cursor)  # a time without its zone, or a number no column holds
+        return values
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise _unknown_cursor(name) from None
 

@@ -29,7 +29,13 @@ from app.events.worker import Worker, body_of, message_id
 from app.identity.models import Workspace
 from app.outbox import Event
 from app.settings import Settings
-from bench.transitions import BenchError, postgres_database, prepare, receiving, sqlite_database
+from bench.transitions import (
+    BenchError,
+    postgres_database,
+    prepare,
+    receiving,
+    sqlite_database,
+)
 
 GOAL = 0.5
 

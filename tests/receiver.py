@@ -73,6 +73,21 @@ def receiving() -> Iterator[Receiver]:
                 state.got.append(Received(path, headers.get("webhook-id", ""), payload, verified, time.monotonic(),
                                           headers))
             mode = path.split("-")[0]
+            if mode == "trickle":  # the status line a byte every 0.2 s, until the sender hangs up
+                try:
+                    for byte in b"HTTP/1.1 200 OK\r\n":
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(0.2)
+                except OSError:
+                    pass
+                self.close_connection = True
+                return
+            if mode == "short":  # a 200 whose body stops short of its length
+                self.wfile.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nok")
+                self.wfile.flush()
+                self.close_connection = True
+                return
             if mode == "slow":
                 time.sleep(state.slow_seconds)
             status = {"ok": 204, "gone": 410, "fail": 500, "busy": 429, "slow": 204, "moved": 301}[mode]

@@ -16,7 +16,14 @@ from app.opportunities.changes import change_deal
 from app.opportunities.models import Opportunity
 from app.outbox import EVENT_TYPES, Event
 from app.paging import encode_cursor
-from tests.conftest import ECONOMIC_BUYER, QUANTIFIED_PROBLEM, WATER_DEAL, Workplace, count_rows, move
+from tests.conftest import (
+    ECONOMIC_BUYER,
+    QUANTIFIED_PROBLEM,
+    WATER_DEAL,
+    Workplace,
+    count_rows,
+    move,
+)
 from tests.method import prepare
 from tests.test_processes import default_spec, publish_version
 
@@ -134,6 +141,8 @@ def test_reps_may_not_read_the_feed_and_bad_cursors_are_refused(client: TestClie
     gone = crm.get(FEED, params={"after": expired})
     assert gone.status_code == 410 and gone.json()["setting"] == "DEALGATE_EVENT_RETENTION_DAYS"
     assert crm.get(FEED, params={"type": "opportunity.exploded"}).status_code == 422
+    for forged in (encode_cursor([0, 1, "2026-01-01T00:00:00"]), encode_cursor([2**64, 1, datetime.now(UTC)])):
+        assert crm.get(FEED, params={"after": forged}).status_code == 422  # no zone; no such number
 
 
 def test_a_change_that_fails_appends_no_event(app: FastAPI, client: TestClient, crm: TestClient) -> None:

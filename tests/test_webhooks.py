@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,11 +14,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
-
 from uuid6 import uuid7
 
 from app.events.models import Attempt, Delivery
 from app.events.schemas import PAYLOADS
+from app.events.sender import reachable
 from app.events.worker import SCHEDULE, Worker
 from app.outbox import EVENT_TYPES, Event
 from app.settings import Settings
@@ -179,6 +180,7 @@ def test_410_gone_disables_the_endpoint_with_an_event_and_enabling_it_again_resu
     assert state["enabled"] is False and "410" in state["disabled_reason"]
     disabled = [r.payload for r in receiver.got if r.path == "ok-watch"]
     assert len(disabled) == 1 and disabled[0]["data"]["endpoint_id"] == gone["id"]
+    assert disabled[0]["data"]["url"] == f"http://localhost:{receiver.port}"  # no path: it may hold a token
     client.post("/v1/opportunities", json=WATER_DEAL)
     drain(worker)
     assert len(receiver.ids("gone")) == 1  # nothing more goes to a disabled endpoint
@@ -378,3 +380,74 @@ def test_the_lag_shows_what_waits(app: FastAPI, client: TestClient, admin: TestC
         session.execute(update(Delivery).values(status="delivered"))
     assert admin.get("/v1/events/lag").json()["pending_deliveries"] == 0
     worker.close()
+
+
+def test_an_attempt_ends_by_its_deadline_even_when_the_answer_trickles_in(
+        app: FastAPI, client: TestClient, admin: TestClient, receiver: Receiver) -> None:
+    endpoint = subscribe(admin, receiver, "trickle", event_types=["opportunity.created"])
+    client.post("/v1/opportunities", json=WATER_DEAL)
+    worker = worker_for(app, webhook_timeout=1.0)
+    started = time.monotonic()
+    assert worker.run_once() == 1
+    assert time.monotonic() - started < 3  # a byte every 0.2 s never times out a read; the deadline ends it
+    attempt = admin.get(f"{HOOKS}/{endpoint['id']}/deliveries").json()["items"][0]
+    assert attempt["status_code"] is None and "Timeout" in attempt["error"]
+    worker.close()
+
+
+def test_a_2xx_whose_body_breaks_off_is_delivered_and_a_name_that_cannot_resolve_fails_alone(
+        app: FastAPI, client: TestClient, admin: TestClient, receiver: Receiver) -> None:
+    short = subscribe(admin, receiver, "short", event_types=["opportunity.created"])
+    bad = admin.post(HOOKS, json={"url": f"http://{'a' * 64}.example.com/x", "event_types": ["opportunity.created"]})
+    assert bad.status_code == 201
+    client.post("/v1/opportunities", json=WATER_DEAL)
+    worker = worker_for(app)
+    assert worker.run_once() == 2  # one bad name does not lose the batch
+    assert admin.get(f"{HOOKS}/{short['id']}/deliveries").json()["items"][0]["delivery_status"] == "delivered"
+    failed = admin.get(f"{HOOKS}/{bad.json()['id']}/deliveries").json()["items"][0]
+    assert failed["delivery_status"] == "pending" and "does not resolve" in failed["error"]
+    worker.close()
+
+
+def test_an_endpoint_deleted_while_its_messages_are_sent_loses_no_other_result(
+        app: FastAPI, client: TestClient, admin: TestClient, receiver: Receiver) -> None:
+    receiver.slow_seconds = 1.0
+    slow = subscribe(admin, receiver, "slow", event_types=["opportunity.created"])
+    ok = subscribe(admin, receiver, "ok", event_types=["opportunity.created"])
+    client.post("/v1/opportunities", json=WATER_DEAL)
+    worker = worker_for(app)
+    sending = threading.Thread(target=worker.run_once)
+    sending.start()
+    receiver.wait_for(1)
+    assert admin.delete(f"{HOOKS}/{slow['id']}").status_code == 204
+    sending.join()
+    attempts = admin.get(f"{HOOKS}/{ok['id']}/deliveries").json()["items"]
+    assert [a["delivery_status"] for a in attempts] == ["delivered"]
+    assert drain(worker) == 0  # nothing left to send again
+    worker.close()
+
+
+def test_positions_are_never_reused_so_the_feed_goes_on_after_everything_is_pruned(
+        app: FastAPI, client: TestClient, workplace: Workplace) -> None:
+    crm = TestClient(app, headers=workplace.as_user("crm.sync"))
+    client.post("/v1/opportunities", json=WATER_DEAL)
+    client.post("/v1/opportunities", json=WATER_DEAL)
+    cursor = crm.get("/v1/events").json()["next_cursor"]
+    clock = Clock()
+    clock.advance(31 * 86_400)
+    worker = worker_for(app, clock)
+    assert worker.prune(clock()) == 2
+    created = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
+    after = crm.get("/v1/events", params={"after": cursor}).json()["items"]
+    assert [e["data"]["opportunity_id"] for e in after] == [created]
+    worker.close()
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::a9fe:a9fe", "64:ff9b::a00:5", "2002:7f00:1::1", "::7f00:1",
+                                     "::ffff:10.0.0.1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "fd00::1"])
+def test_an_ipv6_address_carrying_a_private_one_is_not_reachable(address: str) -> None:
+    assert not reachable(address)
+
+
+def test_public_addresses_are_reachable() -> None:
+    assert reachable("93.184.216.34") and reachable("2606:2800:220:1:248:1893:25c8:1946")

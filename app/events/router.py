@@ -11,9 +11,21 @@ from app.errors import problem_responses
 from app.etags import IfMatch, etag
 from app.events import service
 from app.events.models import WebhookEndpoint
-from app.events.schemas import (PAYLOADS, AttemptRead, EndpointCreate, EndpointRead, EndpointUpdate,
-                                EndpointWithSecret, EventPage, EventRead, EventType, LagRead, ReplayRead,
-                                ReplayRequest, RotateRequest)
+from app.events.schemas import (
+    PAYLOADS,
+    AttemptRead,
+    EndpointCreate,
+    EndpointRead,
+    EndpointUpdate,
+    EndpointWithSecret,
+    EventPage,
+    EventRead,
+    EventType,
+    LagRead,
+    ReplayRead,
+    ReplayRequest,
+    RotateRequest,
+)
 from app.events.worker import message_id
 from app.identity.auth import CallerDep
 from app.identity.policy import ADMINS, INTEGRATORS, GuardedRoute, policy

@@ -4,7 +4,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, Field, StrictBool, StrictStr, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    Field,
+    StrictBool,
+    StrictStr,
+    field_validator,
+)
 
 from app.outbox import EVENT_TYPES
 from app.schemas import Input, Moment, Output, Patch
@@ -207,11 +214,20 @@ class MigratedData(ProcessData):
     opportunities: list[MigratedDeal]
 
 
+class CarriedData(DealEventData):
+    """One deal carried to another version of its process, where it stands."""
+
+    process: str
+    from_version: int
+    to_version: int
+    gate_holds: bool = Field(description="Whether the gate into its step holds under the new version.")
+
+
 class EndpointData(EventData):
     """A webhook endpoint the service disabled."""
 
     endpoint_id: uuid.UUID
-    url: str
+    url: str = Field(description="Its scheme, host and port (the path and query may hold a token).")
     reason: str
 
 
@@ -228,6 +244,7 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     "record.created": RecordData, "record.updated": RecordData, "record.deleted": RecordData,
     "task.created": TaskData, "task.completed": TaskData,
     "process.version_published": ProcessData, "deals.migrated": MigratedData,
+    "opportunity.migrated": CarriedData,
     "webhook_endpoint.disabled": EndpointData, "webhook_endpoint.test": PingData,
 }
 assert set(PAYLOADS) == set(EVENT_TYPES), "every event type has its payload"

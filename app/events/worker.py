@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -145,10 +146,12 @@ class Worker:
                         continue
                     job = Job(uuid7(), event.workspace_id, endpoint.id, endpoint.url, _secrets(endpoint, now),
                               message_id(event.id), event.type, body_of(event), 0, lease)
-                    jobs.append(job)
+                    mine = len(jobs) < limit  # the rest wait, due now, for the next claim
+                    if mine:
+                        jobs.append(job)
                     rows.append({"id": job.delivery_id, "workspace_id": event.workspace_id, "endpoint_id": endpoint.id,
                                  "event_position": event.position, "status": "pending", "attempts": 0,
-                                 "next_attempt_at": now, "leased_until": lease, "created_at": now})
+                                 "next_attempt_at": now, "leased_until": lease if mine else None, "created_at": now})
             if rows:
                 session.execute(insert(Delivery), rows)
             session.execute(update(Event).where(Event.position.in_([e.position for e in events]))
@@ -179,13 +182,22 @@ class Worker:
         """Store each attempt and decide what follows: done, a retry on the schedule, or failed."""
         now = self.clock()
         with self.database.transaction() as session:
+            # Endpoints first, then their deliveries: the order a deletion of an endpoint takes them in. A delivery
+            # deleted meanwhile (with its endpoint) has nothing left to record.
+            session.execute(select(WebhookEndpoint.id).where(
+                WebhookEndpoint.workspace_id.in_({j.workspace_id for j in jobs}),
+                WebhookEndpoint.id.in_({j.endpoint_id for j in jobs})).order_by(WebhookEndpoint.id).with_for_update())
+            live = set(session.scalars(select(Delivery.id).where(Delivery.id.in_([j.delivery_id for j in jobs]))))
+            kept = [(j, o) for j, o in zip(jobs, outcomes, strict=True) if j.delivery_id in live]
+            if not kept:
+                return
             session.execute(insert(Attempt), [
                 {"id": uuid7(), "workspace_id": job.workspace_id, "endpoint_id": job.endpoint_id,
                  "delivery_id": job.delivery_id, "at": now, "status_code": o.status_code, "duration_ms": o.duration_ms,
-                 "error": o.error, "response": o.response} for job, o in zip(jobs, outcomes, strict=True)])
+                 "error": o.error, "response": o.response} for job, o in kept])
             delivered: dict[datetime, list[uuid.UUID]] = {}
             settled: list[tuple[Job, Outcome]] = []
-            for job, outcome in zip(jobs, outcomes, strict=True):
+            for job, outcome in kept:
                 if outcome.delivered:  # most of them: one statement for all that share a claim
                     delivered.setdefault(job.lease, []).append(job.delivery_id)
                 elif self._retry_or_fail(session, job, outcome, now):
@@ -194,7 +206,7 @@ class Worker:
                 session.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.leased_until == lease)
                                 .values(status="delivered", done_at=now, leased_until=None,
                                         attempts=Delivery.attempts + 1))
-            succeeded = {(j.workspace_id, j.endpoint_id) for j, o in zip(jobs, outcomes, strict=True) if o.delivered}
+            succeeded = {(j.workspace_id, j.endpoint_id) for j, o in kept if o.delivered}
             for workspace_id, endpoint_id in succeeded:
                 session.execute(update(WebhookEndpoint).where(
                     WebhookEndpoint.workspace_id == workspace_id, WebhookEndpoint.id == endpoint_id,
@@ -234,8 +246,11 @@ class Worker:
         endpoint.enabled, endpoint.disabled_reason = False, reason
         endpoint.touch("dealgate-worker", now)
         log.warning("endpoint %s disabled: %s", endpoint.id, reason)
+        # Other endpoints get this event: the URL goes without its path and query, which may hold a token.
+        where = urlsplit(endpoint.url)
         append_event(session, endpoint.workspace_id, "webhook_endpoint.disabled", now,
-                     {"actor": "dealgate-worker", "endpoint_id": str(endpoint.id), "url": endpoint.url,
+                     {"actor": "dealgate-worker", "endpoint_id": str(endpoint.id),
+                      "url": f"{where.scheme}://{where.hostname}" + (f":{where.port}" if where.port else ""),
                       "reason": reason})
 
     def prune(self, now: datetime) -> int:

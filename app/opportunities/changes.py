@@ -112,8 +112,11 @@ def carry_deal(session: Session, opportunity: Opportunity, *, to_version: int, t
         from_step=opportunity.step, from_phase=opportunity.phase, from_status=opportunity.status,
         to_step=opportunity.step, to_phase=to_phase, to_status=opportunity.status, actor=actor, at=at,
         gates=[gate], reason=reason)
+    from_version = opportunity.process_version
     opportunity.process_version, opportunity.phase = to_version, to_phase
-    opportunity.touch(actor, at)
+    change_deal(session, opportunity, actor, at, [("opportunity.migrated", {
+        "process": opportunity.process_key, "from_version": from_version, "to_version": to_version,
+        "gate_holds": gate["passed"]})])
     session.flush()
     history.seq = opportunity.version
     session.add(history)

@@ -32,7 +32,8 @@ def upgrade() -> None:
     sa.Column('dispatched_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['workspace_id'], ['workspace.id'], name=op.f('fk_event_workspace_id_workspace'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('position', name=op.f('pk_event')),
-    sa.UniqueConstraint('id', name=op.f('uq_event_id'))
+    sa.UniqueConstraint('id', name=op.f('uq_event_id')),
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('event', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_event_at'), ['at'], unique=False)
