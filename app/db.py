@@ -228,6 +228,9 @@ async def get_session(request: Request) -> Session:
         return database.reader()
     session = database.writer()
     session.info["write_lock"] = database.write_lock
+    on_commit = getattr(request.state, "on_commit", None)  # what must commit with the request's work, if any
+    if on_commit is not None:
+        session.info["on_commit"] = on_commit
     return session
 
 
@@ -254,6 +257,8 @@ def _in_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any]:
         with session.info.get("write_lock") or nullcontext(), session:
             try:
                 result = endpoint(*args, **kwargs)
+                if "on_commit" in session.info:
+                    session.info["on_commit"](session)
                 session.commit()
             except BaseException:
                 session.rollback()

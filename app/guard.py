@@ -5,6 +5,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.asgi import read_body, replaying
 from app.errors import problem_at
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -50,30 +51,14 @@ class RequestGuard:
             return (400, "bad-request", f"Content-Length {length!r} is not a number.")
         if length is not None and int(length) > self.max_body_bytes:
             return self._too_large()
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > self.max_body_bytes:
-                return self._too_large()
+        body = await read_body(receive, self.max_body_bytes)
+        if body is None:
+            return self._too_large()
         content_type = headers.get("content-type", "")
         if body and not _JSON_TYPE.match(content_type):
             return (415, "unsupported-media-type",
                     f"Send the body as JSON with Content-Type: application/json (got {content_type or 'none'}).")
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        return replay
+        return replaying(body, receive)
 
     def _too_large(self) -> tuple[int, str, str]:
         return (413, "payload-too-large", f"The body is larger than {self.max_body_bytes} bytes.")

@@ -7,19 +7,20 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.db import Database
+from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.events.router import declare_webhooks
 from app.events.router import endpoints as endpoints_router
 from app.events.router import events as events_router
 from app.events.worker import Beside
-from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.guard import RequestGuard
 from app.identity.auth import KeyCache
 from app.identity.router import router as admin_router
-from app.processes.router import router as processes_router
+from app.integrations.idempotency import WRITE_METHODS, IdempotencyKeys
 from app.opportunities.router import router as opportunities_router
 from app.phases.routes import router as records_router
-from app.tasks.router import router as tasks_router
+from app.processes.router import router as processes_router
 from app.settings import Settings, get_settings
+from app.tasks.router import router as tasks_router
 
 DESCRIPTION = """\
 Runs every sales opportunity through the phases of a complex sale (Discover, Diagnose, Design,
@@ -28,9 +29,19 @@ Deploy) and refuses a move until the data its gate needs is recorded. Every erro
 """
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Send the same key with a retry of this request: it has one effect and gets the first answer "
+                   "again (marked Idempotent-Replayed: true). Kept 24 hours per workspace.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"}}
+KEY_ANSWERS = {"409": "The request with this Idempotency-Key is still running (or the gate refused, the move is "
+                      "impossible, or a write conflicted).",
+               "422": "A value breaks a rule, or this Idempotency-Key came with another request."}
+
+
 def _problem_json_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """The app's OpenAPI document: every error answer typed as application/problem+json, and every
-    operation secured by an API key sent as a bearer token."""
+    """The app's OpenAPI document: every error answer typed as application/problem+json, every operation
+    secured by an API key sent as a bearer token, and every write taking an Idempotency-Key."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -38,7 +49,11 @@ def _problem_json_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             spec = generate()
             problem = {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
             for operations in spec["paths"].values():
-                for operation in operations.values():
+                for method, operation in operations.items():
+                    if method.upper() in WRITE_METHODS:
+                        operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+                        for status, text in KEY_ANSWERS.items():
+                            operation["responses"].setdefault(status, {"description": text})
                     for status, response in operation["responses"].items():
                         if status[0] in "45":
                             response["content"] = {PROBLEM_MEDIA_TYPE: problem}
@@ -80,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(endpoints_router)
     app.include_router(events_router)
     declare_webhooks(app)
+    app.add_middleware(IdempotencyKeys, database=lambda: app.state.database, settings=settings)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.openapi = _problem_json_openapi(app)  # type: ignore[method-assign]
     return app

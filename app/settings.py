@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     webhook_retry_after_max: float = 86_400.0
     webhook_disable_after_hours: float = 120.0
     webhook_secret_overlap_hours: float = 24.0
+    # How long the answer to a write sent with an Idempotency-Key is kept for its retries.
+    idempotency_ttl_hours: float = 24.0
     # Events (and their deliveries) are kept this long, then pruned.
     event_retention_days: int = 30
     # The worker that delivers: started by the server beside itself unless separate workers run, how many deliveries it

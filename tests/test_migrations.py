@@ -110,9 +110,11 @@ def _plain_value(table: sa.Table, column: sa.Column[Any], refs: dict[str, Any]) 
 def test_data_written_at_every_revision_survives_the_upgrade_and_serves(backend: str, tmp_path: Path) -> None:
     key, prefix, secret_hash = new_key()
     deal, workspace, user, team = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    endpoint, delivery = uuid.uuid4(), uuid.uuid4()
     refs = {"opportunity.id": deal, "workspace.id": workspace, "app_user.id": user, "team.id": team,
             "workspace_id": workspace, "opportunity_id": deal, "user_id": user, "team_id": team, "prefix": prefix,
-            "secret_hash": secret_hash}
+            "secret_hash": secret_hash, "webhook_endpoint.id": endpoint, "endpoint_id": endpoint,
+            "webhook_delivery.id": delivery, "delivery_id": delivery}
     written: dict[str, dict[str, Any]] = {}
     with fresh_database(backend, tmp_path) as url:
         config = alembic_config(url)
@@ -134,7 +136,7 @@ def test_data_written_at_every_revision_survives_the_upgrade_and_serves(backend:
                         written[table.name] = row
             command.upgrade(config, "head")
             # every table but those the revisions fill: workspace (0004, from the deals), process and its version (0006)
-            assert len(written) == 23
+            assert len(written) == 27
             _assert_kept(engine, written)
 
             app = create_app(Settings(database_url=url))

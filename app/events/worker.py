@@ -23,6 +23,7 @@ import app.identity.models  # noqa: F401  (registers the workspace table the row
 from app.db import Database
 from app.events.models import Attempt, Delivery, WebhookEndpoint
 from app.events.sender import Outcome, Sender
+from app.integrations.idempotency import prune_keys
 from app.outbox import Event, append_event
 from app.settings import Settings
 
@@ -254,11 +255,13 @@ class Worker:
                       "reason": reason})
 
     def prune(self, now: datetime) -> int:
-        """Delete events (with their deliveries and attempts) older than the retention period, a batch at a time."""
+        """Delete events (with their deliveries and attempts) older than the retention period, and expired
+        idempotency keys, a batch at a time; how many of the larger kind went."""
         cutoff = now - timedelta(days=self.settings.event_retention_days)
         with self.database.transaction() as session:
             oldest = select(Event.position).where(Event.at < cutoff).order_by(Event.position).limit(PRUNE_BATCH)
             pruned = session.execute(delete(Event).where(Event.position.in_(oldest.scalar_subquery()))).rowcount
+            pruned = max(pruned, prune_keys(session, now, PRUNE_BATCH))
         self.pruned_at = None if pruned == PRUNE_BATCH else now  # more to prune: again next round
         return pruned
 
