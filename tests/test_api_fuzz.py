@@ -25,8 +25,15 @@ EXAMPLES = int(os.environ.get("DEALGATE_FUZZ_EXAMPLES", "2"))  # per operation, 
 ACTING = {"rep": "rep.alex", "manager": "rep.kim", "ops": "ops.lee", "admin": "admin", "integration": "crm.sync"}
 
 
+# On PostgreSQL `make test` fuzzes as the widest and the narrowest role (the contract is the same for every
+# database; what the database adds is its own refusals of values); `make fuzz` runs every role on both.
+POSTGRES_ROLES = ("admin", "rep") if "DEALGATE_FUZZ_EXAMPLES" not in os.environ else tuple(ACTING)
+
+
 @pytest.mark.parametrize("role", list(ACTING))
-def test_every_answer_matches_the_contract(app: FastAPI, workplace: Workplace, role: str) -> None:
+def test_every_answer_matches_the_contract(app: FastAPI, workplace: Workplace, role: str, backend: str) -> None:
+    if backend == "postgresql" and role not in POSTGRES_ROLES:
+        pytest.skip("make fuzz runs this role on PostgreSQL; make test runs admin and rep there")
     admin = TestClient(app, headers=workplace.as_user("admin"))
     deal = admin.post("/v1/opportunities", json={**WATER_DEAL, "owner": "rep.alex"}).json()["id"]
     records = {}  # one record of each listed kind, so record routes reach the code behind the 404

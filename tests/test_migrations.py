@@ -72,6 +72,7 @@ SAMPLE = {  # a valid value for each constrained or meaningful column, by column
     "process_key": "complex-sale", "key": "complex-sale", "handle": "admin", "version": 1, "seq": 1,
     "process_version": 1, "revision": 1, "cost_period": "month", "revoked_at": None, "stance": "unknown",
     "from_step": None, "from_phase": None, "from_status": None,  # the entry that created the deal
+    "webhook_delivery.status": "pending",
 }
 
 
@@ -114,7 +115,9 @@ def test_data_written_at_every_revision_survives_the_upgrade_and_serves(backend:
     refs = {"opportunity.id": deal, "workspace.id": workspace, "app_user.id": user, "team.id": team,
             "workspace_id": workspace, "opportunity_id": deal, "user_id": user, "team_id": team, "prefix": prefix,
             "secret_hash": secret_hash, "webhook_endpoint.id": endpoint, "endpoint_id": endpoint,
-            "webhook_delivery.id": delivery, "delivery_id": delivery}
+            "webhook_delivery.id": delivery, "delivery_id": delivery,
+            # Past what PostgreSQL's sequence hands out next, as a row that did not come from it must be.
+            "event.position": 1_000, "event_position": 1_000}
     written: dict[str, dict[str, Any]] = {}
     with fresh_database(backend, tmp_path) as url:
         config = alembic_config(url)
