@@ -4,7 +4,7 @@ import base64
 import secrets
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, select, text, tuple_, update
@@ -216,7 +216,7 @@ def read_feed(session: Session, caller: Caller, *, after: str | None, types: lis
 
 def lag(session: Session, caller: Caller) -> dict[str, Any]:
     """What is waiting to be delivered for the workspace, and the age of the oldest message waiting."""
-    now = datetime.now(UTC)
+    now = utcnow()
     undispatched, oldest_event = session.execute(
         select(func.count(), func.min(Event.at)).where(Event.workspace_id == caller.workspace_id,
                                                        Event.dispatched_at.is_(None))).one()
@@ -228,7 +228,5 @@ def lag(session: Session, caller: Caller) -> dict[str, Any]:
         .where(Delivery.workspace_id == caller.workspace_id, Delivery.status == "pending", WebhookEndpoint.enabled)
     ).one()
     oldest = min((t for t in (oldest_event, oldest_delivery) if t is not None), default=None)
-    if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=UTC)
     return {"undispatched_events": undispatched, "pending_deliveries": pending,
             "oldest_pending_age_seconds": (now - oldest).total_seconds() if oldest else None}
