@@ -2,6 +2,7 @@
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import NoReturn
 
@@ -189,6 +190,57 @@ def apply_process(path: Path = typer.Argument(..., exists=True, dir_okay=False, 
             typer.echo(f"Published {key} version {stored['version']}.")
     except (ApiError, OSError) as error:
         _fail(error)
+
+
+@cli.command("import")
+def import_deals(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="The export: CSV or NDJSON."),
+                 mapping_file: Path = typer.Option(..., "--mapping", exists=True, dir_okay=False,
+                                                   help="The mapping file (YAML): columns, owner and stage maps."),
+                 rejects: Path | None = typer.Option(None, "--rejects", dir_okay=False,
+                                                     help="Where refused rows go (default: <file>.rejects.csv)."),
+                 batch: int = typer.Option(100, min=1, max=100, help="Deals per request."),
+                 url: str = UrlOption, api_key: str | None = KeyOption,
+                 api_key_file: Path | None = KeyFileOption) -> None:
+    """Load a CRM's deals (with their accounts and a contact each) through the batch upsert API. Running it
+    again updates what it created; refused rows go to the reject file with their line and reason."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from app.integrations.importer import Client, ImportFailed, apply_maps, count_records, read_mapping, run, \
+        write_rejects
+
+    console = Console(stderr=True)
+    try:
+        mapping = read_mapping(mapping_file)
+        total = count_records(path, mapping)
+        client = Client(url, _api_key(api_key, api_key_file))
+        changed = apply_maps(client, mapping)
+        if changed:
+            console.print(changed)
+        started = time.monotonic()
+        with Progress(TextColumn("Importing"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[rate]:,.0f} rows/s"), TimeRemainingColumn(), console=console) as bar:
+            task = bar.add_task("import", total=total, rate=0.0)
+
+            def advance(done: int) -> None:
+                completed = bar.tasks[0].completed + done
+                bar.update(task, completed=completed, rate=completed / max(time.monotonic() - started, 1e-9))
+
+            summary = run(path, mapping, client, advance, batch)
+    except ImportFailed as failure:
+        typer.echo(str(failure), err=True)
+        raise typer.Exit(1) from None
+    except OSError as error:
+        _fail(error)
+    seconds = time.monotonic() - started
+    typer.echo(f"{total:,} rows in {seconds:.1f} s ({total / max(seconds, 1e-9):,.0f} rows/s): "
+               f"{summary.created:,} created, {summary.updated:,} updated, {summary.held_at_gate:,} stopped at a "
+               f"gate, {summary.refused:,} refused.")
+    if summary.rejects:
+        target = rejects or path.with_suffix(path.suffix + ".rejects.csv")
+        write_rejects(target, summary)
+        typer.echo(f"The refused rows and why: {target}")
+        raise typer.Exit(2)
 
 
 @cli.command()

@@ -101,6 +101,18 @@ def first_change(row: Any) -> bool:
     return True
 
 
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A part of the transaction that rolls back alone; the rows it changed are versioned afresh after it."""
+    changed = dict(session.info.get(_CHANGED, {}))
+    try:
+        with session.begin_nested():
+            yield
+    except BaseException:
+        session.info[_CHANGED] = changed
+        raise
+
+
 @event.listens_for(Session, "after_transaction_end")
 def _forget_changes(session: Session, transaction: Any) -> None:
     """A new transaction versions its changes afresh, however long the session lives."""

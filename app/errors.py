@@ -30,6 +30,10 @@ class DomainError(Exception):
         self.detail = detail
         self.extensions = extensions
 
+    def problem(self, path: str) -> dict[str, Any]:
+        """The refusal as an application/problem+json body about a request path."""
+        return problem_body(path, self.status, self.type, self.title, self.detail, **self.extensions)
+
 
 class NotFound(DomainError):
     """The resource does not exist (or is not visible to the caller)."""
@@ -130,12 +134,18 @@ class PreconditionFailed(DomainError):
     status, type, title = 412, "precondition-failed", "The resource has changed"
 
 
+def problem_body(path: str, status: int, type_: str, title: str | None, detail: str,
+                 **extensions: Any) -> dict[str, Any]:
+    """An application/problem+json body about a request path (title: from the type if None)."""
+    return {"type": PROBLEM_BASE + type_, "title": title or type_.replace("-", " ").capitalize(),
+            "status": status, "detail": detail, "instance": path, **extensions}
+
+
 def problem_at(path: str, status: int, type_: str, title: str | None, detail: str,
                headers: dict[str, str] | None = None, **extensions: Any) -> JSONResponse:
     """An application/problem+json response about a request path (title: from the type if None)."""
-    body = {"type": PROBLEM_BASE + type_, "title": title or type_.replace("-", " ").capitalize(),
-            "status": status, "detail": detail, "instance": path, **extensions}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+    return JSONResponse(problem_body(path, status, type_, title, detail, **extensions), status_code=status,
+                        media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 def problem(request: Request, status: int, type_: str, title: str | None, detail: str,

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.accounts.router import router as accounts_router
 from app.db import Database
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.events.router import declare_webhooks
@@ -16,6 +17,7 @@ from app.guard import RequestGuard
 from app.identity.auth import KeyCache
 from app.identity.router import router as admin_router
 from app.integrations.idempotency import WRITE_METHODS, IdempotencyKeys
+from app.integrations.router import router as integrations_router
 from app.opportunities.router import router as opportunities_router
 from app.phases.routes import router as records_router
 from app.processes.router import router as processes_router
@@ -87,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = Database(settings.database_url)
     app.state.keys = KeyCache()
     install_error_handlers(app)
+    app.include_router(integrations_router)  # before the routes whose paths would take "external" as an id
+    app.include_router(accounts_router)
     app.include_router(opportunities_router)
     app.include_router(records_router)
     app.include_router(tasks_router)

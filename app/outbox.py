@@ -23,7 +23,8 @@ from app.db import Base, UTCDateTime
 # The one list of event types: the catalogue, the filters and the documentation derive from it.
 EVENT_TYPES = (
     "opportunity.created", "opportunity.updated", "opportunity.moved", "opportunity.won", "opportunity.lost",
-    "opportunity.disqualified", "opportunity.reopened", "opportunity.migrated",
+    "opportunity.disqualified", "opportunity.reopened", "opportunity.migrated", "opportunity.held_at_gate",
+    "account.created", "account.updated",
     "record.created", "record.updated", "record.deleted",
     "task.created", "task.completed",
     "process.version_published", "deals.migrated",

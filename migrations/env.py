@@ -8,6 +8,7 @@ from sqlalchemy import create_engine
 
 import app.events.models  # noqa: F401  (registers the tables)
 import app.integrations.idempotency  # noqa: F401
+import app.integrations.models  # noqa: F401
 import app.identity.models  # noqa: F401
 import app.opportunities.models  # noqa: F401
 import app.phases.catalog  # noqa: F401

@@ -73,6 +73,11 @@ def exercise_every_type(client: TestClient, admin: TestClient, ops: TestClient, 
     version = publish_version(ops, default_spec())
     migrated = ops.post(f"/v1/processes/complex-sale/versions/{version}/migrate", json={"ids": [third]})
     assert migrated.json()["migrated"] == 1, migrated.text
+    account = client.get(f"/v1/opportunities/{third}").json()["account"]["id"]
+    assert client.patch(f"/v1/accounts/{account}", json={"size": "large"}).status_code == 200
+    assert ops.put("/v1/integrations/salesforce", json={"stages": {"Proposal": "presentation"}}).status_code == 201
+    pushed = client.put("/v1/opportunities/external/salesforce/006P", json={**WATER_DEAL, "stage": "Proposal"})
+    assert pushed.json()["stage_sync"]["reached"] is False, pushed.text  # held at a gate on the way
     endpoint = admin.post("/v1/webhook-endpoints", json={"url": "https://example.com/hook"}).json()
     assert admin.post(f"/v1/webhook-endpoints/{endpoint['id']}/test").status_code == 202
     return oid
@@ -117,7 +122,7 @@ def test_the_feed_filters_by_type_and_deal_and_resumes_exactly_after_its_cursor(
     first = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
     second = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
     page = crm.get(FEED).json()
-    assert [e["type"] for e in page["items"]] == ["opportunity.created", "opportunity.created"]
+    assert [e["type"] for e in page["items"]] == ["account.created", "opportunity.created", "opportunity.created"]
     assert page["has_more"] is False
     cursor = page["next_cursor"]
     assert crm.get(FEED, params={"after": cursor}).json()["items"] == []  # caught up: nothing new yet
@@ -245,4 +250,4 @@ def test_concurrent_writers_leave_a_feed_that_misses_nothing(client: TestClient,
     poller.join()
     everything = [e["id"] for e in read_all(crm)]
     assert len(seen) == len(set(seen)), "an event was read twice"
-    assert sorted(seen) == sorted(everything) and len(everything) == writers * 16
+    assert sorted(seen) == sorted(everything) and len(everything) == 1 + writers * 16  # and the account

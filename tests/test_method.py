@@ -44,13 +44,14 @@ def test_one_opportunity_walks_from_planning_to_follow_up_meeting_each_gate(
 
 
 def test_the_industry_is_required_to_open(client: TestClient) -> None:
-    oid = client.post("/v1/opportunities", json={"name": "Plant", "account": {"name": "Acme"}}).json()["id"]
+    deal = client.post("/v1/opportunities", json={"name": "Plant", "account": {"name": "Acme"}}).json()
+    oid = deal["id"]
     prepare(client, oid, "opening")
     refused = move(client, oid, "opening")
     assert [u["code"] for u in refused.json()["unmet"]] == ["discover.industry_known"]
-    assert refused.json()["unmet"][0]["fix"] == f"/v1/opportunities/{oid}"
-    client.patch(f"/v1/opportunities/{oid}", json={"account": {"industry": "chemicals"}})
-    assert move(client, oid, "opening").status_code == 200
+    assert refused.json()["unmet"][0]["fix"] == f"/v1/accounts/{deal['account']['id']}"
+    assert client.patch(refused.json()["unmet"][0]["fix"], json={"industry": "chemicals"}).status_code == 200
+    assert move(client, oid, "opening").status_code == 200  # the deal's gates read its account as it is now
 
 
 def test_a_no_on_urgency_blocks_design_and_recommends_disqualifying(

@@ -103,6 +103,8 @@ def _plain_value(table: sa.Table, column: sa.Column[Any], refs: dict[str, Any]) 
         return False
     if isinstance(kind, sa.Integer):
         return 1
+    if isinstance(kind, sa.LargeBinary):
+        return b"stored answer"
     if isinstance(kind, sa.JSON):
         return {} if column.name in ("spec", "records_snapshot") else []
     return f"{table.name} {column.name}"[: getattr(kind, "length", None) or None]
@@ -139,8 +141,14 @@ def test_data_written_at_every_revision_survives_the_upgrade_and_serves(backend:
                         written[table.name] = row
             command.upgrade(config, "head")
             # every table but those the revisions fill: workspace (0004, from the deals), process and its version (0006)
-            assert len(written) == 27
+            assert len(written) == 28
+            # The deal's embedded account became an account row (0010) the deal links to.
+            embedded = {name: written["opportunity"].pop(name) for name in ("account_name", "account_industry")}
             _assert_kept(engine, written)
+            with engine.connect() as connection:
+                linked = connection.execute(text("SELECT a.name, a.industry FROM opportunity o JOIN account a ON "
+                                                 "a.workspace_id = o.workspace_id AND a.id = o.account_id")).one()
+            assert tuple(linked) == (embedded["account_name"], embedded["account_industry"])
 
             app = create_app(Settings(database_url=url))
             client = TestClient(app, headers={"Authorization": f"Bearer {key}"})

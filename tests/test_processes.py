@@ -166,7 +166,7 @@ def test_saving_a_draft_reports_every_error_at_once_and_stores_nothing(app: Fast
         ("/steps/1/checklist/4", "a checklist item has a built-in 'kind' or a CEL 'rule', not both"),
         (at + "9/params/min", "stakeholder_role"),
         (at + "9/params/roles/0", "stakeholder_role"), (at + "10/kind", "unknown requirement kind 'crystal_ball'"),
-        (at + "11/fix", "a fix may hold {opportunity_id} and no other braces"),
+        (at + "11/fix", "a fix may hold {opportunity_id} and {account_id}, and no other braces"),
         ("/gates/negotiation/1/rule", "ops.never is never met and cannot be overridden, so no deal can reach "
                                       "negotiation, closing, follow_up, audit"),
         ("/gates/negotiation/2/code", "duplicate code 'discover.stakeholder_identified'"),
@@ -202,7 +202,7 @@ def test_a_dry_run_counts_what_a_draft_would_newly_block_and_release(app: FastAP
                                                                      ops: TestClient) -> None:
     def deal(name: str, industry: str | None, people: int) -> str:
         oid = client.post("/v1/opportunities", json={**WATER_DEAL, "name": name,
-                                                      "account": {"name": "A", "industry": industry}}).json()["id"]
+                                                      "account": {"name": name, "industry": industry}}).json()["id"]
         for i in range(people):
             post(client, oid, "stakeholders", {"name": f"Person {i}", "role": "user"})
         return oid

@@ -71,3 +71,24 @@ def test_the_sales_ops_example_adds_a_rule_tries_it_publishes_and_migrates(serve
     refused = httpx2.post(f"{base}/v1/opportunities/{big}/transitions", json={"to": "presentation"}, headers=auth)
     assert [u["code"] for u in refused.json()["unmet"]] == ["ops.two_deciders_on_big_deals"]
     assert small.status_code == 201
+
+
+def test_the_integration_examples_run_and_the_sample_mapping_is_valid(server: tuple[str, str],
+                                                                       tmp_path: Path) -> None:
+    from app.integrations.importer import read_mapping
+
+    base, key = server
+    auth = {"Authorization": f"Bearer {key}"}
+    for handle in ("rep.alex", "rep.sam"):
+        httpx2.post(f"{base}/v1/admin/users", json={"handle": handle, "name": handle, "role": "rep"}, headers=auth)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Integrations: writing from a CRM"):readme.index("### Closed deals")]
+    script = "\n".join(re.findall(r"```sh\n(.*?)```", section, re.S))
+    run = subprocess.run(["bash", "-eu", "-o", "pipefail", "-c", script], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "BASE": base, "OPS_KEY": key, "CRM_KEY": key})
+    assert run.returncode == 0, run.stderr
+    [deal] = httpx2.get(f"{base}/v1/opportunities", headers=auth).json()["items"]
+    assert deal["external_ids"] == {"salesforce": "006A1"} and deal["owner"] == "rep.alex"
+    assert deal["step"] == "planning"  # held at the first gate on the way to presentation
+    (tmp_path / "mapping.yaml").write_text(re.findall(r"```yaml\n(.*?)```", section, re.S)[0])
+    assert read_mapping(tmp_path / "mapping.yaml").stages["Closed Lost"] == "lost"

@@ -42,9 +42,10 @@ class Requirement:
         """Whether two requirements ask for the same thing (so their results agree)."""
         return self.signature == other.signature
 
-    def fix_for(self, opportunity_id: str) -> str:
-        """Where to record what is missing, for one opportunity."""
-        return self.fix.replace("{opportunity_id}", opportunity_id)
+    def fix_for(self, opportunity: Mapping[str, Any]) -> str:
+        """Where to record what is missing, for one opportunity (as the API shows it)."""
+        fix = self.fix.replace("{opportunity_id}", opportunity["id"])
+        return fix.replace("{account_id}", opportunity["account"]["id"]) if "{account_id}" in fix else fix
 
 
 @dataclass(frozen=True)
@@ -186,8 +187,9 @@ class _Compiler:
             params=self.params(spec.kind, spec.params, pointer) if spec.kind is not None else {},
             rule=self.rule(spec.rule, f"{pointer}/rule", "rule"),
             when=self.rule(spec.when, f"{pointer}/when", "condition"))
-        if "{" in spec.fix.replace("{opportunity_id}", "") or "}" in spec.fix.replace("{opportunity_id}", ""):
-            self.error(f"{pointer}/fix", "a fix may hold {opportunity_id} and no other braces")
+        bare = spec.fix.replace("{opportunity_id}", "").replace("{account_id}", "")
+        if "{" in bare or "}" in bare:
+            self.error(f"{pointer}/fix", "a fix may hold {opportunity_id} and {account_id}, and no other braces")
         seen = self.by_code.get(spec.code)
         if seen is None:
             self.by_code[spec.code] = (requirement, pointer)

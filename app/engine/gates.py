@@ -119,7 +119,7 @@ def is_met(requirement: Requirement, facts: Facts) -> bool | None:
 def find_unmet(requirements: Iterable[Requirement], facts: Facts,
                step: str) -> tuple[list[Finding], list[str], list[str]]:
     """The findings for the unmet requirements, the codes of the met ones, and of those that do not apply."""
-    opportunity_id = facts.document["opportunity"]["id"]
+    opportunity = facts.document["opportunity"]
     facts.spent = 0.0  # each gate has its own time budget
     unmet: list[Finding] = []
     met: list[str] = []
@@ -136,11 +136,11 @@ def find_unmet(requirements: Iterable[Requirement], facts: Facts,
         elif details.pop("budget_exceeded", False):
             unmet.append(Finding(code=BUDGET_EXCEEDED, message=f"{req.code} was not judged: the gate's rules ran "
                                  "past their time budget. Ask sales ops to make its rule cheaper.",
-                                 severity=req.severity, step=step, fix=req.fix_for(opportunity_id),
+                                 severity=req.severity, step=step, fix=req.fix_for(opportunity),
                                  details={"requirement": req.code, **details}, overridable=req.overridable))
         else:
             unmet.append(Finding(code=req.code, message=req.message, severity=req.severity, step=step,
-                                 fix=req.fix_for(opportunity_id), details=details,
+                                 fix=req.fix_for(opportunity), details=details,
                                  overridable=req.overridable))
     return unmet, met, skipped
 

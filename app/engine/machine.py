@@ -112,6 +112,18 @@ class ProcessMachine:
                           to_step=to if to not in OUTCOMES else step,
                           status=self._status_after(to), gates=tuple(model.gates), overridden=model.overridden)
 
+    def furthest(self, *, step: str, to: str, facts: Facts) -> tuple[str, GateResult | None]:
+        """How far forward from `step` towards `to` the gates allow: the furthest step whose gate (and every
+        gate before it) holds, and the first gate that does not (None when `to` is reached)."""
+        reached = step
+        for crossed in self.definition.crossed(step, to):
+            if crossed.gate:
+                gate = evaluate_gate(crossed, facts)
+                if not gate.passed:
+                    return reached, gate
+            reached = crossed.name
+        return reached, None
+
     def _kind(self, state: str, to: str) -> str:
         if to in OUTCOMES:
             return to

@@ -29,7 +29,7 @@ class RequirementSpec(Input):
     when: Expression | None = Field(None, description="A CEL condition: the requirement applies only when true.")
     message: Message
     fix: StrictStr = Field("", max_length=500, description="Where to record what is missing; "
-                                                           "{opportunity_id} is filled in.")
+                                                           "{opportunity_id} and {account_id} are filled in.")
     severity: Severity = "block"
     overridable: bool = Field(True, description="Whether a named role may pass over it with a justification.")
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, create_model
 
 from app.db import SessionDep
 from app.errors import problem_responses
-from app.etags import IfMatch, etag
+from app.etags import IfMatch, tagged
 from app.events import service
 from app.events.models import WebhookEndpoint
 from app.events.schemas import (
@@ -38,9 +38,7 @@ INTEGRATORS_ONLY: dict[str, Any] = policy(INTEGRATORS)
 
 
 def _read(endpoint: WebhookEndpoint, status_code: int = 200, *, secret: bool = False, **headers: str) -> Response:
-    shape = EndpointWithSecret if secret else EndpointRead
-    return Response(shape.model_validate(endpoint).model_dump_json(), status_code=status_code,
-                    media_type="application/json", headers={"ETag": etag(endpoint), **headers})
+    return tagged(EndpointWithSecret if secret else EndpointRead, endpoint, status_code, **headers)
 
 
 @endpoints.post("", status_code=201, response_model=EndpointWithSecret, openapi_extra=INTEGRATORS_ONLY,

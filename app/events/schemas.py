@@ -231,6 +231,22 @@ class EndpointData(EventData):
     reason: str
 
 
+class AccountData(EventData):
+    """An account made or changed, as the API shows it after the change."""
+
+    account: dict[str, Any] = Field(description="The account as GET /v1/accounts/{id} shows it.")
+
+
+class HeldData(DealEventData):
+    """Another system asked for a step the deal's records do not allow yet: where it stands and what is missing."""
+
+    system: str
+    stage: str = Field(description="The other system's stage.")
+    wanted: str = Field(description="The step the stage map gives for it.")
+    step: str = Field(description="Where the deal stands.")
+    unmet: list[dict[str, Any]] = Field(description="What the gate it stopped at still needs.")
+
+
 class PingData(EventData):
     """A test message an administrator asked for."""
 
@@ -244,7 +260,8 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     "record.created": RecordData, "record.updated": RecordData, "record.deleted": RecordData,
     "task.created": TaskData, "task.completed": TaskData,
     "process.version_published": ProcessData, "deals.migrated": MigratedData,
-    "opportunity.migrated": CarriedData,
+    "opportunity.migrated": CarriedData, "opportunity.held_at_gate": HeldData,
+    "account.created": AccountData, "account.updated": AccountData,
     "webhook_endpoint.disabled": EndpointData, "webhook_endpoint.test": PingData,
 }
 assert set(PAYLOADS) == set(EVENT_TYPES), "every event type has its payload"

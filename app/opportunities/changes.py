@@ -73,9 +73,10 @@ _RECORD_MOVE = insert(HistoryEntry.__table__)
 def move_deal(session: Session, opportunity: Opportunity, *, kind: str, to_step: str, to_phase: str,
               to_status: str, actor: str, at: datetime, reason: str | None, reason_code: str | None,
               gates: list[dict[str, Any]], overridden: tuple[str, ...], override: str | None) -> None:
-    """Move the deal: its new place and version, the history entry of the move, and its events."""
+    """Move the deal: its new place and version, the history entry of the move, and its events. A move always
+    makes a version of its own, even after another change to the deal in the same transaction."""
     if not first_change(opportunity):
-        raise Conflict(f"Opportunity {opportunity.id} already changed in this request; a move is a change of its own.")
+        session.flush()  # the change before it is written first: the move is a version of its own
     moved = {"step": to_step, "phase": to_phase, "status": to_status, "outcome_reason_code": reason_code,
              "version": opportunity.version + 1, "updated_at": at, "updated_by": actor,
              "step_entered_at": at if to_step != opportunity.step else opportunity.step_entered_at}

@@ -39,11 +39,12 @@ class OpportunityDocument(Mapping[str, Any]):
         return 2 + len(RECORD_KINDS)
 
     def fingerprint(self, key: str) -> Hashable | None:
-        """What identifies this entry's data: the opportunity's version (and its days in step),
-        or the revision of a kind's snapshot; None when nothing does."""
+        """What identifies this entry's data: the opportunity's version and its account's (and its days in
+        step), or the revision of a kind's snapshot; None when nothing does."""
         opportunity = self._opportunity
         if key == "opportunity":  # days_in_step as loaded, so the fingerprint matches the data
-            return opportunity.id, opportunity.version, self["opportunity"]["days_in_step"]
+            return (opportunity.id, opportunity.version, opportunity.account.version,
+                    self["opportunity"]["days_in_step"])
         kind = RECORD_KINDS.get(key)
         return snapshot_revision(opportunity, kind) if kind is not None else None
 

@@ -34,7 +34,7 @@ def get_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID)
 _LOCK = (select(Opportunity)
          .where(Opportunity.workspace_id == bindparam("workspace_id"), Opportunity.id == bindparam("id"))
          .options(undefer(Opportunity.records_snapshot))
-         .with_for_update())
+         .with_for_update(of=Opportunity))
 
 
 def lock_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID) -> Opportunity:

@@ -6,21 +6,36 @@ from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, CheckConstraint, ForeignKeyConstraint, Index, String,
                         Text, UniqueConstraint)
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.accounts.models import Account
 from app.db import Base, Tracked, UTCDateTime, utcnow
+from app.external_ids import ExternalIdRow, HasExternalIds
 
 STATUSES = ("open", "won", "lost", "disqualified")
 
 
-class Opportunity(Tracked, Base):
+class OpportunityExternalId(ExternalIdRow, Base):
+    """What one system calls a deal: unique per workspace and system."""
+
+    __tablename__ = "opportunity_external_id"
+    __table_args__ = (
+        ForeignKeyConstraint(["workspace_id", "target_id"], ["opportunity.workspace_id", "opportunity.id"],
+                             ondelete="CASCADE"),
+        UniqueConstraint("workspace_id", "system", "external_id"),
+    )
+
+
+class Opportunity(HasExternalIds, Tracked, Base):
     """A sales opportunity: the account, its value, and where it stands in its process."""
 
     __tablename__ = "opportunity"
 
     name: Mapped[str] = mapped_column(String(200))
-    account_name: Mapped[str] = mapped_column(String(200))
-    account_industry: Mapped[str | None] = mapped_column(String(100))
+    account_id: Mapped[uuid.UUID] = mapped_column()
+    account: Mapped[Account] = relationship(lazy="joined", innerjoin=True)
+    external_id_rows: Mapped[list[OpportunityExternalId]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True)
     owner: Mapped[str] = mapped_column(String(200))
     value_amount: Mapped[int | None] = mapped_column(BigInteger)
     value_currency: Mapped[str | None] = mapped_column(String(3))
@@ -38,6 +53,7 @@ class Opportunity(Tracked, Base):
 
     __table_args__ = (
         ForeignKeyConstraint(["workspace_id"], ["workspace.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["workspace_id", "account_id"], ["account.workspace_id", "account.id"]),
         CheckConstraint("status IN ('open', 'won', 'lost', 'disqualified')", name="status"),
         CheckConstraint("(value_amount IS NULL) = (value_currency IS NULL)", name="value_complete"),
         CheckConstraint("value_amount >= 0", name="value_not_negative"),
@@ -45,12 +61,8 @@ class Opportunity(Tracked, Base):
         Index(None, "workspace_id", "status", "id"),
         Index(None, "workspace_id", "owner", "id"),
         Index(None, "workspace_id", "updated_at", "id"),
+        Index(None, "workspace_id", "account_id", "id"),
     )
-
-    @property
-    def account(self) -> dict[str, Any]:
-        """The customer's account as the API shows it."""
-        return {"name": self.account_name, "industry": self.account_industry}
 
     @property
     def days_in_step(self) -> int:

@@ -10,7 +10,7 @@ from app.identity.auth import CallerDep
 from app.db import SessionDep
 from app.identity.policy import EVERYONE, SELLERS, GuardedRoute, policy
 from app.errors import problem_responses
-from app.etags import IfMatch, etag
+from app.etags import IfMatch, tagged
 from app.opportunities import service
 from app.opportunities.models import Opportunity
 from app.opportunities.schemas import (ChecklistEntryRead, FindingRead, GateRead, GuidanceRead,
@@ -22,10 +22,8 @@ from app.schemas import Moment, Page
 router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"], route_class=GuardedRoute)
 
 def _read(opportunity: Opportunity, status_code: int = 200, **headers: str) -> Response:
-    """The opportunity as JSON with its ETag, serialised once (no second validation)."""
-    body = OpportunityRead.model_validate(opportunity).model_dump_json()
-    return Response(body, status_code=status_code, media_type="application/json",
-                    headers={"ETag": etag(opportunity), **headers})
+    """The opportunity as JSON with its ETag."""
+    return tagged(OpportunityRead, opportunity, status_code, **headers)
 
 
 @router.post("", status_code=201, response_model=OpportunityRead, openapi_extra=policy(SELLERS),
@@ -43,6 +41,7 @@ def list_opportunities(
     step: Annotated[str | None, Query(max_length=50)] = None,
     status: Status | None = None,
     owner: Annotated[str | None, Query(max_length=200)] = None,
+    account_id: uuid.UUID | None = None,
     updated_since: Annotated[Moment | None, Query(description="Only those changed at or after this time.")] = None,
     sort: Annotated[Literal["created", "updated_at"], Query(
         description="created: oldest first (the default); updated_at: least recently changed first.")] = "created",
@@ -52,7 +51,7 @@ def list_opportunities(
     """Opportunities, filtered, in creation order or by time of the last change; follow next_cursor for more.
     To follow every change exactly, read the event feed (GET /v1/events) instead."""
     rows, next_cursor = service.list_opportunities(session, caller, phase=phase, step=step, status=status,
-                                                   owner=owner, updated_since=updated_since, sort=sort,
+                                                   owner=owner, account_id=account_id, updated_since=updated_since, sort=sort,
                                                    limit=limit, cursor=cursor)
     return OpportunityPage(items=[OpportunityRead.model_validate(r) for r in rows],
                            next_cursor=next_cursor)

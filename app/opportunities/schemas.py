@@ -4,7 +4,8 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, StrictStr
+from pydantic import Field, StrictStr, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from app.schemas import Day, Input, Money, MoneyRead, Name, Output, Page, Patch, Reason, Slug
 
@@ -12,48 +13,51 @@ Status = Literal["open", "won", "lost", "disqualified"]
 DisqualifyCode = Literal["no_urgency", "no_resources", "no_decision_maker_access", "not_a_fit", "other"]
 
 
-class Account(Input):
-    """The customer's organisation."""
+class AccountRef(Input):
+    """The customer's organisation by name: the workspace's account of that name, or a new one."""
 
     name: Name
     industry: Slug | None = Field(None, description="A lower-case slug, such as public_sector.")
 
 
-class AccountUpdate(Patch):
-    """Fields of the account to change."""
-
-    not_nullable = frozenset({"name"})
-
-    name: Name | None = None
-    industry: Slug | None = None
-
-
 class OpportunityCreate(Input):
-    """A new opportunity; it starts at the first step of its process."""
+    """A new opportunity; it starts at the first step of its process. Name its account by account_id, or by
+    account (an account of that name, created when there is none)."""
 
     name: Name
-    account: Account
+    account: AccountRef | None = None
+    account_id: uuid.UUID | None = None
     value: Money | None = None
     owner: Name | None = Field(None, description="Who owns the deal; defaults to the caller.")
     expected_close_date: Day | None = None
     process: Slug = Field("complex-sale", description="The process the opportunity runs under.")
 
+    @model_validator(mode="after")
+    def _one_account(self) -> "OpportunityCreate":
+        if (self.account is None) == (self.account_id is None):  # reported at /account
+            raise ValidationError.from_exception_data(type(self).__name__, [InitErrorDetails(
+                type=PydanticCustomError("account", "name the account by exactly one of account and account_id"),
+                loc=("account",), input=self.account)])
+        return self
+
 
 class OpportunityUpdate(Patch):
-    """Fields of an opportunity to change; the step changes only through transitions."""
+    """Fields of an opportunity to change; the step changes only through transitions (the account's own
+    fields change at /v1/accounts)."""
 
-    not_nullable = frozenset({"name", "account", "owner"})
+    not_nullable = frozenset({"name", "account_id", "owner"})
 
     name: Name | None = None
-    account: AccountUpdate | None = None
+    account_id: uuid.UUID | None = Field(None, description="Another account of the workspace.")
     value: Money | None = None
     owner: Name | None = None
     expected_close_date: Day | None = None
 
 
-class AccountRead(Output):
-    """The customer's organisation as stored."""
+class AccountSummary(Output):
+    """The deal's account as it stands now (GET /v1/accounts/{id} shows all of it)."""
 
+    id: uuid.UUID
     name: str
     industry: str | None
 
@@ -70,7 +74,7 @@ class OpportunityRead(Output):
 
     id: uuid.UUID
     name: str
-    account: AccountRead
+    account: AccountSummary
     owner: str
     value: MoneyRead | None
     expected_close_date: Day | None
@@ -82,6 +86,7 @@ class OpportunityRead(Output):
     last_activity_at: datetime | None = Field(description="When the customer was last contacted.")
     outcome_reason_code: str | None = Field(description="Why it was disqualified (or lost).")
     process: ProcessRef
+    external_ids: dict[str, str] = Field(description="What other systems call the deal, by system.")
     version: int
     created_at: datetime
     created_by: str

@@ -1,26 +1,29 @@
 """Opportunity use cases: create, read, change, list, move, and explain the gates."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 from uuid6 import uuid7
 
+from app.accounts.models import Account
+from app.accounts.schemas import AccountCreate
+from app.accounts.service import create_account, find_account, get_account
 from app.caller import Caller
 from app.db import utcnow
 from app.engine.definition import OUTCOMES, ProcessDefinition
 from app.engine.gates import Facts, GateResult, evaluate_gate
 from app.engine.guidance import Guidance, guide
-from app.engine.machine import machine_for
-from app.errors import Forbidden, InvalidInput, NotFound
+from app.engine.machine import MoveResult, machine_for
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.etags import check_if_match
 from app.identity.policy import may_assign, visible_owners
 from app.opportunities.changes import announce, change_deal, move_deal, open_deal, shown
 from app.opportunities.document import facts_of
 from app.opportunities.lookup import get_opportunity, lock_opportunity
-from app.opportunities.models import HistoryEntry, Opportunity
+from app.opportunities.models import HistoryEntry, Opportunity, OpportunityExternalId
 from app.opportunities.schemas import OpportunityCreate, OpportunityUpdate
 from app.paging import page
 from app.phases.catalog import RECORD_KINDS
@@ -28,21 +31,37 @@ from app.phases.deploy.plan import create_follow_up_plan
 from app.processes.service import get_definition, latest_definition, published_definitions
 
 __all__ = ["get_opportunity", "create_opportunity", "update_opportunity", "list_opportunities",
-           "move_opportunity", "evaluate_step_gate", "get_guidance", "list_history"]
+           "move_opportunity", "apply_move", "evaluate_step_gate", "get_guidance", "list_history"]
 
 
-def create_opportunity(session: Session, caller: Caller, data: OpportunityCreate) -> Opportunity:
-    """Open a new opportunity at the first step of the latest version of its process."""
+def account_of(session: Session, caller: Caller, data: OpportunityCreate) -> Account:
+    """The account a new deal names: by id, or by name (created when the workspace has none of that name)."""
+    if data.account_id is not None:
+        return get_account(session, caller, data.account_id)
+    assert data.account is not None
+    account = find_account(session, caller, data.account.name)
+    if account is None:
+        return create_account(session, caller, AccountCreate(name=data.account.name, industry=data.account.industry))
+    if data.account.industry not in (None, account.industry):
+        raise Conflict(f"The account {account.name!r} ({account.id}) is in the industry {account.industry!r}, not "
+                       f"{data.account.industry!r}: name it by account_id, or change it at /v1/accounts/{account.id}.",
+                       account_id=str(account.id))
+    return account
+
+
+def create_opportunity(session: Session, caller: Caller, data: OpportunityCreate, owner: str | None = None,
+                       account: Account | None = None, external_ids: Mapping[str, str] | None = None) -> Opportunity:
+    """Open a new opportunity at the first step of the latest version of its process (named by other systems'
+    ids, when given: the caller has checked they are free)."""
     definition = latest_definition(session, caller.workspace_id, data.process)
     first = definition.first_step
-    owner = data.owner or caller.actor
+    owner = owner or data.owner or caller.actor
     if not may_assign(session, caller, owner):
         raise Forbidden(f"A {caller.role} may not open an opportunity for {owner}.")
+    account = account or account_of(session, caller, data)
     now = utcnow()
     opportunity = Opportunity(
-        workspace_id=caller.workspace_id, id=uuid7(), name=data.name,
-        account_name=data.account.name, account_industry=data.account.industry,
-        owner=owner,
+        workspace_id=caller.workspace_id, id=uuid7(), name=data.name, account=account, owner=owner,
         value_amount=data.value.amount if data.value else None,
         value_currency=data.value.currency if data.value else None,
         expected_close_date=data.expected_close_date,
@@ -51,6 +70,9 @@ def create_opportunity(session: Session, caller: Caller, data: OpportunityCreate
         records_snapshot={kind.collection: {"shape": kind.shape, "revision": "empty", "records": kind.empty}
                           for kind in RECORD_KINDS.values()},
         created_at=now, created_by=caller.actor, updated_at=now, updated_by=caller.actor)
+    opportunity.external_id_rows = [OpportunityExternalId(workspace_id=caller.workspace_id, target_id=opportunity.id,
+                                                          system=system, external_id=value)
+                                    for system, value in (external_ids or {}).items()]
     open_deal(session, opportunity)
     return opportunity
 
@@ -64,12 +86,8 @@ def update_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UU
     if "owner" in changes and changes["owner"] != opportunity.owner \
             and not may_assign(session, caller, changes["owner"]):
         raise Forbidden(f"A {caller.role} may not hand this opportunity to {changes['owner']}.")
-    if "account" in changes:
-        account = changes.pop("account")
-        if "name" in account:
-            opportunity.account_name = account["name"]
-        if "industry" in account:
-            opportunity.account_industry = account["industry"]
+    if "account_id" in changes:
+        opportunity.account = get_account(session, caller, changes["account_id"])  # and its id, set below
     if "value" in changes:
         value = changes.pop("value") or {}
         opportunity.value_amount = value.get("amount")
@@ -87,9 +105,9 @@ def update_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UU
 
 
 def _changed_fields(opportunity: Opportunity) -> list[str]:
-    """The API fields a pending update changes (account and value span two columns each)."""
+    """The API fields a pending update changes (value spans two columns)."""
     state = inspect(opportunity)
-    return sorted({name.split("_")[0] if name.startswith(("account_", "value_")) else name
+    return sorted({name.split("_")[0] if name.startswith("value_") else name
                    for name in state.mapper.column_attrs.keys() if state.attrs[name].history.has_changes()})
 
 
@@ -106,8 +124,9 @@ def _check_known(session: Session, caller: Caller, *, phase: str | None, step: s
 
 
 def list_opportunities(session: Session, caller: Caller, *, phase: str | None, step: str | None,
-                       status: str | None, owner: str | None, updated_since: datetime | None, sort: str,
-                       limit: int, cursor: str | None) -> tuple[Sequence[Opportunity], str | None]:
+                       status: str | None, owner: str | None, account_id: uuid.UUID | None,
+                       updated_since: datetime | None, sort: str, limit: int,
+                       cursor: str | None) -> tuple[Sequence[Opportunity], str | None]:
     """One page of opportunities in creation order or by last change, filtered; and the cursor of the next page."""
     _check_known(session, caller, phase=phase, step=step)
     query = select(Opportunity).where(Opportunity.workspace_id == caller.workspace_id,
@@ -120,6 +139,8 @@ def list_opportunities(session: Session, caller: Caller, *, phase: str | None, s
         query = query.where(Opportunity.status == status)
     if owner is not None:
         query = query.where(Opportunity.owner == owner)
+    if account_id is not None:
+        query = query.where(Opportunity.account_id == account_id)
     if updated_since is not None:
         query = query.where(Opportunity.updated_at >= updated_since)
     keys = [Opportunity.updated_at, Opportunity.id] if sort == "updated_at" else [Opportunity.id]
@@ -133,6 +154,14 @@ def move_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID
     opportunity = lock_opportunity(session, caller, opportunity_id)
     check_if_match(opportunity, if_match, required=caller.require_if_match)
     definition = get_definition(session, caller.workspace_id, opportunity.process_key, opportunity.process_version)
+    apply_move(session, caller, opportunity, definition, to=to, reason=reason, reason_code=reason_code,
+               override=override)
+    return opportunity
+
+
+def apply_move(session: Session, caller: Caller, opportunity: Opportunity, definition: ProcessDefinition, *,
+               to: str, reason: str | None, reason_code: str | None, override: str | None = None) -> MoveResult:
+    """Move a locked opportunity as its process allows; raise the refusal (nothing is written then)."""
     now = utcnow()
     facts = facts_of(session, opportunity, now, definition.rules)
     result = machine_for(definition).move(step=opportunity.step, status=opportunity.status, to=to,
@@ -148,7 +177,7 @@ def move_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID
               override=override.strip() if override else None)
     if result.kind == "forward" and result.status == "won":
         create_follow_up_plan(session, caller, opportunity, definition, facts.document)
-    return opportunity
+    return result
 
 
 def _read_with_facts(session: Session, caller: Caller,

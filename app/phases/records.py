@@ -86,6 +86,10 @@ class OpportunityRecord(Tracked):
     def after_write(cls, session: Session, opportunity: Any) -> None:
         """Keep current what the opportunity derives from records of this kind."""
 
+    def add_external_ids(self, ids: Mapping[str, str]) -> None:
+        """Name the new record by other systems' ids (only kinds that carry them)."""
+        raise InvalidInput(f"A {self.__tablename__.replace('_', ' ')} carries no ids of other systems.")
+
 
 @dataclass(frozen=True)
 class RecordKind:
@@ -267,11 +271,12 @@ def get_record(session: Session, caller: Caller, kind: RecordKind, opportunity_i
 
 
 def create_record(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
-                  values: dict[str, Any]) -> OpportunityRecord:
-    """Store a new record under an opportunity; the opportunity's version rises with it."""
+                  values: dict[str, Any], external_ids: Mapping[str, str] | None = None) -> OpportunityRecord:
+    """Store a new record under an opportunity (named by other systems' ids, if given); the opportunity's
+    version rises with it."""
     opportunity = lock_opportunity(session, caller, opportunity_id)
     _check_open(kind, opportunity)
-    return _create(session, caller, kind, opportunity, values)
+    return _create(session, caller, kind, opportunity, values, external_ids)
 
 
 def update_record(session: Session, caller: Caller, kind: RecordKind, opportunity_id: uuid.UUID,
@@ -316,7 +321,7 @@ def _check_room(session: Session, kind: RecordKind, opportunity: Any) -> None:
 
 
 def _create(session: Session, caller: Caller, kind: RecordKind, opportunity: Any,
-            values: dict[str, Any]) -> OpportunityRecord:
+            values: dict[str, Any], external_ids: Mapping[str, str] | None = None) -> OpportunityRecord:
     _check_room(session, kind, opportunity)
     _check_references(session, caller, kind, opportunity.id, values)
     now = utcnow()
@@ -325,6 +330,8 @@ def _create(session: Session, caller: Caller, kind: RecordKind, opportunity: Any
                         updated_by=caller.actor)
     record.apply(values, caller.actor)
     record.fill_defaults(opportunity)
+    if external_ids:
+        record.add_external_ids(external_ids)
     add_records(session, caller.actor, kind, opportunity, [record], now)
     return record
 

@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field, create_model
 
 from app.engine.cost import RuleLimits
 from app.engine.rules import RuleEnvironment
-from app.opportunities.schemas import Account, OpportunityRead
+from app.external_ids import ExternalIds
+from app.opportunities.schemas import AccountRef, AccountSummary, OpportunityRead
 from app.phases.catalog import RECORD_KINDS
 from app.schemas import LONGEST_LIST, LONGEST_TEXT, Name
 from app.settings import get_settings
@@ -18,13 +19,15 @@ def _bounded(read: type[BaseModel], create: type[BaseModel], **extra: Any) -> ty
     """The read shape carrying the create shape's limits (lengths, list sizes): only for pricing rules."""
     fields: dict[str, Any] = {name: (info.rebuild_annotation(), None) for name, info in create.model_fields.items()
                               if name in read.model_fields}
+    if "external_ids" in read.model_fields:
+        fields["external_ids"] = (ExternalIds, None)
     fields.update(extra)
     return create_model(read.__name__, __base__=read, **fields)
 
 
 def _context_model(bounded: bool = False) -> type[BaseModel]:
     opportunity = _bounded(OpportunityRead, BaseModel, name=(Name, None), owner=(Name, None),
-                           account=(Account, None)) if bounded else OpportunityRead
+                           account=(_bounded(AccountSummary, AccountRef), None)) if bounded else OpportunityRead
     fields: dict[str, Any] = {
         "now": (datetime, Field(description="The time of the evaluation (ISO 8601; read it with timestamp(now)).")),
         "opportunity": (opportunity, Field(description="The opportunity as GET /v1/opportunities/{id} shows it.")),

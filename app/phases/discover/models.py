@@ -1,18 +1,35 @@
 """Stored Discover records: the buying committee, the account, the landscape, the first contact."""
 
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, String, Text, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import (JSON, BigInteger, CheckConstraint, ForeignKeyConstraint, String, Text, UniqueConstraint,
+                        func, select)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
+from app.external_ids import ExternalIdRow, HasExternalIds
 from app.phases.records import MoneyColumns, OpportunityRecord, UUIDList
 
 
-class Stakeholder(OpportunityRecord, Base):
+class StakeholderExternalId(ExternalIdRow, Base):
+    """What one system calls a stakeholder: unique per deal and system (one contact sits on many deals)."""
+
+    __tablename__ = "stakeholder_external_id"
+
+    opportunity_id: Mapped[uuid.UUID] = mapped_column()
+
+    __table_args__ = (
+        ForeignKeyConstraint(["workspace_id", "target_id"], ["stakeholder.workspace_id", "stakeholder.id"],
+                             ondelete="CASCADE"),
+        UniqueConstraint("workspace_id", "opportunity_id", "system", "external_id"),
+    )
+
+
+class Stakeholder(HasExternalIds, OpportunityRecord, Base):
     """A person on the customer's side and the part they play in the decision."""
 
     __tablename__ = "stakeholder"
@@ -28,6 +45,14 @@ class Stakeholder(OpportunityRecord, Base):
     motives: Mapped[str | None] = mapped_column(Text)
     stance: Mapped[str | None] = mapped_column(String(20))
     decision_style: Mapped[str | None] = mapped_column(String(200))
+    external_id_rows: Mapped[list[StakeholderExternalId]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True)
+
+    def add_external_ids(self, ids: Mapping[str, str]) -> None:
+        """Name the new stakeholder by other systems' ids (free within its deal: the caller looked)."""
+        self.external_id_rows = [StakeholderExternalId(workspace_id=self.workspace_id, target_id=self.id,
+                                                       opportunity_id=self.opportunity_id, system=system,
+                                                       external_id=value) for system, value in ids.items()]
 
 
 class AccountProfile(OpportunityRecord, Base):

@@ -82,7 +82,9 @@ class ActivityCreate(Input):
     notes: Text | None = None
 
 
-StakeholderUpdate, StakeholderRead = patch_of(StakeholderCreate), read_of(StakeholderCreate)
+StakeholderUpdate = patch_of(StakeholderCreate)
+StakeholderRead = read_of(StakeholderCreate, external_ids=(dict[str, str], Field(
+    description="What other systems call the stakeholder, by system.")))
 AccountProfileUpdate, AccountProfileRead = patch_of(AccountProfileCreate), read_of(AccountProfileCreate)
 CompetitorUpdate, CompetitorRead = patch_of(CompetitorCreate), read_of(CompetitorCreate)
 DecisionProcessUpdate, DecisionProcessRead = patch_of(DecisionProcessCreate), read_of(DecisionProcessCreate)

@@ -1,0 +1,1 @@
+"""Accounts: the customers' organisations, each with its deals."""

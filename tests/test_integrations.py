@@ -1,0 +1,155 @@
+"""A CRM writes by its own ids: accounts, deals and stakeholders upserted, stages followed only as far as the
+gates allow, batches whose items each succeed or fail whole."""
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.conftest import ECONOMIC_BUYER, QUANTIFIED_PROBLEM, Workplace, count_rows, make_workplace
+
+STAGES = {"Prospecting": "planning", "Qualification": "questioning", "Proposal/Price Quote": "presentation",
+          "Closed Won": "follow_up", "Closed Lost": "lost"}
+MAPS = {"owners": {"alex@riverton.example": "rep.alex"}, "default_owner": "rep.sam", "stages": STAGES}
+DEAL: dict[str, Any] = {"name": "Filter replacement", "account": {"external_id": "001A", "name": "Riverton Water"},
+                        "owner": "alex@riverton.example", "value": {"amount": 5000000, "currency": "EUR"}}
+
+
+def _crm(app: FastAPI, workplace: Workplace) -> TestClient:
+    """The integration's client, with the salesforce maps set by ops."""
+    ops = TestClient(app, headers=workplace.as_user("ops.lee"))
+    assert ops.put("/v1/integrations/salesforce", json=MAPS).status_code == 201
+    return TestClient(app, headers=workplace.as_user("crm.sync"))
+
+
+def test_an_account_upsert_creates_then_updates(app: FastAPI, workplace: Workplace) -> None:
+    crm = _crm(app, workplace)
+    made = crm.put("/v1/accounts/external/salesforce/001A", json={"name": "Riverton Water", "size": "large"})
+    assert made.status_code == 201, made.text
+    assert made.json()["external_ids"] == {"salesforce": "001A"} and made.headers["etag"]
+    again = crm.put("/v1/accounts/external/salesforce/001A", json={"name": "Riverton Water Board"})
+    assert again.status_code == 200 and again.json()["id"] == made.json()["id"]
+    assert (again.json()["name"], again.json()["size"], again.json()["version"]) == ("Riverton Water Board",
+                                                                                     "large", 2)
+    same = crm.put("/v1/accounts/external/salesforce/001A", json={"name": "Riverton Water Board"})
+    assert same.status_code == 200 and same.json()["version"] == 2  # nothing changed, no new version
+    assert crm.get("/v1/accounts", params={"name": "Riverton Water Board"}).json()["items"][0]["id"] == \
+        made.json()["id"]
+
+
+def test_the_same_external_id_in_two_workspaces_is_two_records(app: FastAPI, workplace: Workplace) -> None:
+    other = make_workplace(app, "Another Company")
+    ids = {_crm(app, place).put("/v1/opportunities/external/salesforce/006X", json=DEAL).json()["id"]
+           for place in (workplace, other)}
+    assert len(ids) == 2
+    assert count_rows(app)["opportunity_external_id"] == 2 and count_rows(app)["account"] == 2
+
+
+def test_a_deal_upsert_maps_the_owner_and_carries_account_and_stakeholders(app: FastAPI,
+                                                                           workplace: Workplace) -> None:
+    crm = _crm(app, workplace)
+    body = {**DEAL, "stakeholders": [{**ECONOMIC_BUYER, "external_id": "003D"}]}
+    made = crm.put("/v1/opportunities/external/salesforce/006A", json=body)
+    assert made.status_code == 201, made.text
+    deal = made.json()
+    assert deal["owner"] == "rep.alex" and deal["external_ids"] == {"salesforce": "006A"}
+    assert deal["account"]["name"] == "Riverton Water" and deal["stage_sync"] is None
+    [stakeholder] = crm.get(f"/v1/opportunities/{deal['id']}/stakeholders").json()["items"]
+    assert stakeholder["external_ids"] == {"salesforce": "003D"}
+
+    changed = {**body, "owner": "someone.new@riverton.example", "value": {"amount": 6000000, "currency": "EUR"},
+               "stakeholders": [{**ECONOMIC_BUYER, "title": "Chief Engineer", "external_id": "003D"}]}
+    updated = crm.put("/v1/opportunities/external/salesforce/006A", json=changed)
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["owner"] == "rep.sam"  # an unmapped user: the default owner
+    assert updated.json()["value"]["amount"] == 6000000
+    [stakeholder] = crm.get(f"/v1/opportunities/{deal['id']}/stakeholders").json()["items"]
+    assert stakeholder["title"] == "Chief Engineer"
+    assert count_rows(app)["opportunity"] == 1 and count_rows(app)["account"] == 1
+
+
+def test_a_stage_past_an_unmet_gate_stops_at_the_gate_and_says_so(app: FastAPI, workplace: Workplace) -> None:
+    crm = _crm(app, workplace)
+    held = crm.put("/v1/opportunities/external/salesforce/006B", json={**DEAL, "stage": "Proposal/Price Quote"})
+    assert held.status_code == 201, held.text
+    sync = held.json()["stage_sync"]
+    assert (sync["wanted"], sync["reached"]) == ("presentation", False)
+    assert held.json()["step"] == sync["step"] != "presentation"
+    assert sync["unmet"] and all(f["severity"] in ("block", "warn") for f in sync["unmet"])
+    deal_id = held.json()["id"]
+    events = TestClient(app, headers=workplace.as_user("admin")).get("/v1/events").json()["items"]
+    [event] = [e for e in events if e["type"] == "opportunity.held_at_gate"]
+    assert event["data"]["wanted"] == "presentation" and event["data"]["step"] == sync["step"]
+
+    refused = crm.put("/v1/opportunities/external/salesforce/006B",
+                      json={**DEAL, "stage": "Proposal/Price Quote", "override": "Signed off in the CRM"})
+    assert refused.status_code == 200 and refused.json()["stage_sync"]["reached"] is False  # integrations may not
+
+    admin = TestClient(app, headers=workplace.as_user("admin"))
+    passed = admin.put("/v1/opportunities/external/salesforce/006B",
+                       json={**DEAL, "stage": "Proposal/Price Quote", "override": "Signed off in the CRM"})
+    assert passed.status_code == 200, passed.text
+    assert passed.json()["step"] == "presentation" and passed.json()["stage_sync"]["overridden"]
+    history = admin.get(f"/v1/opportunities/{deal_id}/history").json()["items"]
+    assert history[-1]["override_justification"] == "Signed off in the CRM"
+    assert history[-1]["reason"] == "salesforce stage 'Proposal/Price Quote'"
+
+
+def test_a_stage_the_records_allow_is_reached(app: FastAPI, workplace: Workplace) -> None:
+    crm = _crm(app, workplace)
+    made = crm.put("/v1/opportunities/external/salesforce/006C", json=DEAL).json()
+    crm.post(f"/v1/opportunities/{made['id']}/problems", json=QUANTIFIED_PROBLEM)
+    lost = crm.put("/v1/opportunities/external/salesforce/006C", json={**DEAL, "stage": "Closed Lost"})
+    assert lost.json()["status"] == "lost" and lost.json()["stage_sync"]["reached"] is True
+    unknown = crm.put("/v1/opportunities/external/salesforce/006C", json={**DEAL, "stage": "Negotiation"})
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["pointer"] == "/stage"
+
+
+def test_a_batch_stores_the_good_items_and_reports_the_bad(app: FastAPI, workplace: Workplace) -> None:
+    crm = _crm(app, workplace)
+    items = [{**DEAL, "external_id": "006-1"},
+             {**DEAL, "external_id": "006-2", "stage": "Unheard Of"},
+             {**DEAL, "external_id": "006-3", "account_id": "0190c3d2-0000-7000-8000-000000000000", "account": None},
+             {**DEAL, "external_id": "006-4", "stage": "Qualification"},
+             {**DEAL, "external_id": "006-1"}]
+    answer = crm.post("/v1/opportunities/external/salesforce", json={"items": items})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert [r["status"] for r in body["results"]] == [201, 422, 404, 201, 422]
+    assert (body["created"], body["updated"], body["refused"]) == (2, 0, 3)
+    assert body["results"][1]["problem"]["errors"][0]["pointer"] == "/stage"
+    assert body["results"][1]["problem"]["instance"].endswith("#/items/1")
+    assert count_rows(app)["opportunity"] == 2
+    again = crm.post("/v1/opportunities/external/salesforce", json={"items": items[:1]}).json()
+    assert again["results"][0]["status"] == 200 and count_rows(app)["opportunity"] == 2
+
+
+def test_a_batch_item_that_fails_late_leaves_nothing_behind(app: FastAPI, workplace: Workplace) -> None:
+    crm = _crm(app, workplace)
+    before = count_rows(app)
+    bad = {**DEAL, "external_id": "006-9", "account": {"external_id": "001Z", "name": "Brand New Account"},
+           "stakeholders": [{**ECONOMIC_BUYER, "external_id": "003Z"}], "stage": "Nowhere"}
+    answer = crm.post("/v1/opportunities/external/salesforce", json={"items": [bad]}).json()
+    assert answer["results"][0]["status"] == 422
+    after = count_rows(app)
+    assert {t: n for t, n in after.items() if n != before[t] and t != "idempotent_request"} == {}
+
+
+def test_without_maps_an_integration_names_an_owner_it_cannot_own(app: FastAPI, workplace: Workplace) -> None:
+    crm = TestClient(app, headers=workplace.as_user("crm.sync"))
+    refused = crm.put("/v1/opportunities/external/hubspot/9001", json={**DEAL, "owner": "someone@x.example"})
+    assert refused.status_code == 422 and "PUT /v1/integrations/hubspot" in refused.json()["detail"]
+    assert crm.put("/v1/opportunities/external/hubspot/9001", json={**DEAL, "owner": "rep.zoe"}).status_code == 201
+    ops = TestClient(app, headers=workplace.as_user("ops.lee"))
+    bad_map = ops.put("/v1/integrations/hubspot", json={"owners": {"a@x": "crm.sync"}, "stages": {"S": "nowhere"}})
+    assert bad_map.status_code == 422
+    assert {e["pointer"] for e in bad_map.json()["errors"]} == {"/owners/a@x", "/stages/S"}
+
+
+def test_a_stakeholder_upsert_by_its_crm_id(client: TestClient, opportunity: dict[str, Any]) -> None:
+    path = f"/v1/opportunities/{opportunity['id']}/stakeholders/external/hubspot/c-77"
+    made = client.put(path, json=ECONOMIC_BUYER)
+    assert made.status_code == 201 and made.json()["external_ids"] == {"hubspot": "c-77"}
+    replaced = client.put(path, json={**ECONOMIC_BUYER, "title": "CFO"}, headers={"If-Match": made.headers["etag"]})
+    assert replaced.status_code == 200 and replaced.json()["title"] == "CFO"
+    assert len(client.get(f"/v1/opportunities/{opportunity['id']}/stakeholders").json()["items"]) == 1
