@@ -7,7 +7,10 @@ from fastapi import Header
 from app.errors import PreconditionFailed, PreconditionRequired
 
 
-IfMatch = Annotated[str | None, Header(description="An ETag from a read; 412 if it is stale.")]
+# "*" or strong entity tags separated by commas (RFC 9110): a weak tag never matches a strong comparison.
+ENTITY_TAGS = r'^(\*|"[\x21\x23-\x7e]*"( *, *"[\x21\x23-\x7e]*")*)$'
+IfMatch = Annotated[str | None, Header(pattern=ENTITY_TAGS, description=(
+    'The ETag of a read, as `"<version>.<id>"` (or several, separated by commas, or `*`); 412 if it is stale.'))]
 
 
 def etag(row: Any) -> str:

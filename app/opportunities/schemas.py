@@ -4,8 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, StrictStr
+from pydantic import Field
 
+from app.engine.spec import StepName
 from app.schemas import Day, Input, Money, MoneyRead, Name, Output, Page, Patch, Reason, Slug
 
 Status = Literal["open", "won", "lost", "disqualified"]
@@ -95,7 +96,7 @@ OpportunityPage = Page[OpportunityRead]
 class TransitionRequest(Input):
     """A requested move: a later step, an earlier one, `next`, `lost` or `disqualified`."""
 
-    to: StrictStr = Field(max_length=50, description="A step name, next, lost or disqualified.")
+    to: StepName = Field(description="A step name, next, lost or disqualified.")
     reason: Reason | None = Field(None, description="Why; required for back moves, lost and "
                                   "reopening, and for disqualified with reason_code other.")
     reason_code: DisqualifyCode | None = Field(None, description="Required to disqualify.")
