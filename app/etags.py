@@ -8,7 +8,10 @@ from pydantic import BaseModel
 from app.errors import PreconditionFailed, PreconditionRequired
 
 
-IfMatch = Annotated[str | None, Header(description="An ETag from a read; 412 if it is stale.")]
+# "*" or entity tags separated by commas (RFC 9110); a weak one (W/"...") never matches a strong comparison: 412.
+ENTITY_TAGS = r'^(\*|(W/)?"[\x21\x23-\x7e]*"( *, *(W/)?"[\x21\x23-\x7e]*")*)$'
+IfMatch = Annotated[str | None, Header(pattern=ENTITY_TAGS, description=(
+    'The ETag of a read, as `"<version>.<id>"` (or several, separated by commas, or `*`); 412 if it is stale.'))]
 
 
 def etag(row: Any) -> str:

@@ -14,8 +14,11 @@ System = Annotated[StrictStr, Field(min_length=1, max_length=50, pattern=r"^[a-z
                                     description="The other system's name in lower case, such as salesforce.")]
 ExternalId = Annotated[StrictStr, Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$",
                                         description="What the other system calls the record.")]
-ExternalIds = Annotated[dict[System, ExternalId], Field(max_length=10, description=(
-    "What other systems call it, by system (at most 10 systems)."))]
+# A key that breaks the key's pattern is refused: the schema says so (patternProperties alone would admit it).
+KEYS_BY_PATTERN_ONLY: dict[str, Any] = {"additionalProperties": False}
+ExternalIds = Annotated[dict[System, ExternalId], Field(max_length=10, json_schema_extra=KEYS_BY_PATTERN_ONLY,
+                                                        description="What other systems call it, by system (at "
+                                                                    "most 10 systems).")]
 MAX_SYSTEMS = 10
 
 

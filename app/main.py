@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from app.accounts.router import router as accounts_router
 from app.db import Database
@@ -21,6 +22,7 @@ from app.integrations.router import router as integrations_router
 from app.opportunities.router import router as opportunities_router
 from app.phases.routes import router as records_router
 from app.processes.router import router as processes_router
+from app.schemas import drop_null
 from app.settings import Settings, get_settings
 from app.tasks.router import router as tasks_router
 
@@ -41,9 +43,23 @@ KEY_ANSWERS = {"409": "The request with this Idempotency-Key is still running (o
                "422": "A value breaks a rule, or this Idempotency-Key came with another request."}
 
 
+def _whole_bounds(node: Any) -> None:
+    """Integer schemas state their bounds as integers (FastAPI's document model writes them as floats)."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            for bound in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+                if isinstance(node.get(bound), float):
+                    node[bound] = int(node[bound])
+        for value in node.values():
+            _whole_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            _whole_bounds(value)
+
+
 def _problem_json_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     """The app's OpenAPI document: every error answer typed as application/problem+json, every operation
-    secured by an API key sent as a bearer token, and every write taking an Idempotency-Key."""
+    secured by an API key sent as a bearer token, every write taking an Idempotency-Key, no parameter null."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -52,6 +68,8 @@ def _problem_json_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             problem = {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
             for operations in spec["paths"].values():
                 for method, operation in operations.items():
+                    for parameter in operation.get("parameters", []):
+                        drop_null(parameter["schema"])  # HTTP has no null: a client leaves the parameter out
                     if method.upper() in WRITE_METHODS:
                         operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
                         for status, text in KEY_ANSWERS.items():
@@ -62,13 +80,17 @@ def _problem_json_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             schemas = spec["components"]["schemas"]
             for unused in ("HTTPValidationError", "ValidationError"):
                 schemas.pop(unused, None)
-            spec["components"]["securitySchemes"] = {"apiKey": {
-                "type": "http", "scheme": "bearer", "description": "An API key: `Authorization: Bearer dg_...`."}}
-            spec["security"] = [{"apiKey": []}]
+            spec["security"] = [{"apiKey": []}]  # the scheme is app.identity.auth.API_KEY
+            _whole_bounds(spec)
             app.openapi_schema = spec
         return app.openapi_schema
 
     return openapi
+
+
+def _operation_id(route: APIRoute) -> str:
+    """An operation's id: its endpoint's name, short and stable for generated clients."""
+    return route.name
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -85,7 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             worker.stop()
         app.state.database.dispose()
 
-    app = FastAPI(title="dealgate", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="dealgate", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  generate_unique_id_function=_operation_id)
     app.state.database = Database(settings.database_url)
     app.state.keys = KeyCache()
     install_error_handlers(app)

@@ -60,9 +60,26 @@ class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def drop_null(schema: dict[str, Any]) -> None:
+    """Take null out of a JSON schema's choices (and a null default with it), in place."""
+    if {"type": "null"} not in schema.get("anyOf", ()):
+        return
+    kinds = [kind for kind in schema.pop("anyOf") if kind != {"type": "null"}]
+    if "default" in schema and schema["default"] is None:
+        del schema["default"]
+    schema.update(kinds[0] if len(kinds) == 1 else {"anyOf": kinds})
+
+
+def _no_null_for_required(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """A patch's fields that refuse null admit none in its JSON schema either (they are only optional)."""
+    for name in getattr(model, "not_nullable", ()):
+        drop_null(schema["properties"][name])
+
+
 class Patch(Input):
     """A partial update: absent fields stay as they are; required fields cannot be nulled."""
 
+    model_config = ConfigDict(json_schema_extra=_no_null_for_required)
     not_nullable: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="after")

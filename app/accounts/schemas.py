@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from app.accounts.models import SIZES
-from app.external_ids import ExternalId, ExternalIds, System
+from app.external_ids import KEYS_BY_PATTERN_ONLY, ExternalId, ExternalIds, System
 from app.schemas import Input, Name, Output, Page, Patch, Slug
 
 Size = Literal[SIZES]  # type: ignore[valid-type]
@@ -32,7 +32,8 @@ class AccountUpdate(Patch):
     industry: Slug | None = None
     size: Size | None = None
     owner: Name | None = None
-    external_ids: Annotated[dict[System, ExternalId | None], Field(max_length=10)] | None = None
+    external_ids: Annotated[dict[System, ExternalId | None],
+                            Field(max_length=10, json_schema_extra=KEYS_BY_PATTERN_ONLY)] | None = None
 
 
 class AccountRead(Output):

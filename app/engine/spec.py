@@ -11,7 +11,8 @@ Code = Annotated[StrictStr, Field(min_length=1, max_length=100, pattern=r"^[a-z]
 Expression = Annotated[StrictStr, Field(min_length=1, max_length=4_000,
                                         description="A CEL expression over the evaluation context.")]
 Message = Annotated[StrictStr, Field(min_length=1, max_length=1_000)]
-StepName = Annotated[StrictStr, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9_.\-]*$",
+STEP_NAME = r"^[a-z0-9][a-z0-9_.\-]*$"  # of steps and phases
+StepName = Annotated[StrictStr, Field(min_length=1, max_length=50, pattern=STEP_NAME,
                                       description="A lower-case name of at most 50 characters.")]
 Severity = Literal["block", "warn"]
 OverrideRole = Literal["rep", "manager", "admin", "integration"]

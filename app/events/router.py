@@ -43,14 +43,14 @@ def _read(endpoint: WebhookEndpoint, status_code: int = 200, *, secret: bool = F
 
 @endpoints.post("", status_code=201, response_model=EndpointWithSecret, openapi_extra=INTEGRATORS_ONLY,
                 responses=problem_responses(415, 422))
-def create_endpoint(body: EndpointCreate, session: SessionDep, caller: CallerDep) -> Response:
+def create_webhook_endpoint(body: EndpointCreate, session: SessionDep, caller: CallerDep) -> Response:
     """Subscribe a URL to events; the answer holds the signing secret, shown this once."""
     endpoint = service.create_endpoint(session, caller, body.model_dump())
     return _read(endpoint, 201, secret=True, Location=f"{endpoints.prefix}/{endpoint.id}")
 
 
 @endpoints.get("", openapi_extra=INTEGRATORS_ONLY, responses=problem_responses(422))
-def list_endpoints(session: SessionDep, caller: CallerDep, limit: Limit = MAX_PAGE,
+def list_webhook_endpoints(session: SessionDep, caller: CallerDep, limit: Limit = MAX_PAGE,
                    cursor: Cursor = None) -> Page[EndpointRead]:
     """The workspace's webhook endpoints; follow next_cursor for more."""
     rows, next_cursor = service.list_endpoints(session, caller, limit=limit, cursor=cursor)
@@ -59,14 +59,14 @@ def list_endpoints(session: SessionDep, caller: CallerDep, limit: Limit = MAX_PA
 
 @endpoints.get("/{endpoint_id}", response_model=EndpointRead, openapi_extra=INTEGRATORS_ONLY,
                responses=problem_responses(404, 422))
-def get_endpoint(endpoint_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> Response:
+def get_webhook_endpoint(endpoint_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> Response:
     """One endpoint, with its ETag."""
     return _read(service.get_endpoint(session, caller, endpoint_id))
 
 
 @endpoints.patch("/{endpoint_id}", response_model=EndpointRead, openapi_extra=INTEGRATORS_ONLY,
                  responses=problem_responses(404, 412, 415, 422))
-def update_endpoint(endpoint_id: uuid.UUID, body: EndpointUpdate, session: SessionDep, caller: CallerDep,
+def update_webhook_endpoint(endpoint_id: uuid.UUID, body: EndpointUpdate, session: SessionDep, caller: CallerDep,
                     if_match: IfMatch = None) -> Response:
     """Change an endpoint's URL, types, description, or whether it is enabled."""
     return _read(service.update_endpoint(session, caller, endpoint_id, body.changes(), if_match))
@@ -74,7 +74,7 @@ def update_endpoint(endpoint_id: uuid.UUID, body: EndpointUpdate, session: Sessi
 
 @endpoints.delete("/{endpoint_id}", status_code=204, openapi_extra=INTEGRATORS_ONLY,
                   responses=problem_responses(404, 412, 422))
-def delete_endpoint(endpoint_id: uuid.UUID, session: SessionDep, caller: CallerDep,
+def delete_webhook_endpoint(endpoint_id: uuid.UUID, session: SessionDep, caller: CallerDep,
                     if_match: IfMatch = None) -> Response:
     """Stop sending to an endpoint and forget its deliveries."""
     service.delete_endpoint(session, caller, endpoint_id, if_match)
@@ -83,7 +83,7 @@ def delete_endpoint(endpoint_id: uuid.UUID, session: SessionDep, caller: CallerD
 
 @endpoints.post("/{endpoint_id}/rotate-secret", response_model=EndpointWithSecret, openapi_extra=INTEGRATORS_ONLY,
                 responses=problem_responses(404, 412, 415, 422))
-def rotate_secret(endpoint_id: uuid.UUID, body: RotateRequest, session: SessionDep, caller: CallerDep,
+def rotate_webhook_secret(endpoint_id: uuid.UUID, body: RotateRequest, session: SessionDep, caller: CallerDep,
                   if_match: IfMatch = None) -> Response:
     """A new signing secret, shown this once; the old one signs beside it until previous_secret_until."""
     return _read(service.rotate_secret(session, caller, endpoint_id, body.overlap_hours, if_match), secret=True)
@@ -97,13 +97,13 @@ class PingRead(BaseModel):
 
 @endpoints.post("/{endpoint_id}/test", status_code=202, openapi_extra=INTEGRATORS_ONLY,
                 responses=problem_responses(404, 422))
-def ping_endpoint(endpoint_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> PingRead:
+def ping_webhook_endpoint(endpoint_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> PingRead:
     """Send a webhook_endpoint.test message to this endpoint; its attempts appear under deliveries."""
     return PingRead(delivery_id=service.ping(session, caller, endpoint_id))
 
 
 @endpoints.get("/{endpoint_id}/deliveries", openapi_extra=INTEGRATORS_ONLY, responses=problem_responses(404, 422))
-def list_attempts(endpoint_id: uuid.UUID, session: SessionDep, caller: CallerDep, limit: Limit = MAX_PAGE,
+def list_delivery_attempts(endpoint_id: uuid.UUID, session: SessionDep, caller: CallerDep, limit: Limit = MAX_PAGE,
                   cursor: Cursor = None) -> Page[AttemptRead]:
     """Attempts to deliver to the endpoint, newest first: time, status code, duration, error."""
     rows, next_cursor = service.list_attempts(session, caller, endpoint_id, limit=limit, cursor=cursor)
@@ -120,7 +120,7 @@ def replay_delivery(endpoint_id: uuid.UUID, delivery_id: uuid.UUID, session: Ses
 
 @endpoints.post("/{endpoint_id}/replay", status_code=202, openapi_extra=INTEGRATORS_ONLY,
                 responses=problem_responses(404, 415, 422))
-def replay_failed(endpoint_id: uuid.UUID, body: ReplayRequest, session: SessionDep, caller: CallerDep) -> ReplayRead:
+def replay_failed_deliveries(endpoint_id: uuid.UUID, body: ReplayRequest, session: SessionDep, caller: CallerDep) -> ReplayRead:
     """Send again every message whose delivery to the endpoint failed, made since a time."""
     return ReplayRead(replayed=service.replay_failed(session, caller, endpoint_id, body.since))
 
@@ -130,7 +130,7 @@ def _shown(event: Any) -> EventRead:
 
 
 @events.get("", openapi_extra=INTEGRATORS_ONLY, responses=problem_responses(410, 422))
-def read_feed(session: SessionDep, caller: CallerDep,
+def list_events(session: SessionDep, caller: CallerDep,
               after: Annotated[str | None, Query(max_length=400, description="next_cursor of the read before.")] = None,
               type: Annotated[list[EventType] | None, Query(description="Only these types.")] = None,  # noqa: A002
               opportunity_id: Annotated[uuid.UUID | None, Query(description="Only this deal's events.")] = None,
@@ -143,9 +143,14 @@ def read_feed(session: SessionDep, caller: CallerDep,
 
 
 @events.get("/lag", openapi_extra=policy(ADMINS), responses=problem_responses())
-def read_lag(session: SessionDep, caller: CallerDep) -> LagRead:
+def get_event_lag(session: SessionDep, caller: CallerDep) -> LagRead:
     """How far delivery is behind for this workspace: what waits, and the age of the oldest message waiting."""
     return LagRead(**service.lag(session, caller))
+
+
+_WEBHOOK_HEADERS = ("Headers: `webhook-id` (the same on every attempt), `webhook-timestamp`, `webhook-signature` "
+                    "(verify with a Standard Webhooks library). Delivery order is not guaranteed: use "
+                    "`data.opportunity_version` to drop stale or repeated messages.")
 
 
 def declare_webhooks(app: FastAPI) -> None:
@@ -160,7 +165,5 @@ def declare_webhooks(app: FastAPI) -> None:
         def receive(body: message) -> None:  # type: ignore[valid-type]
             """Signed with the endpoint's secret: webhook-id, webhook-timestamp and webhook-signature headers."""
 
-        app.webhooks.post(type_, summary=data.__doc__, description=(
-            "Headers: `webhook-id` (the same on every attempt), `webhook-timestamp`, `webhook-signature` "
-            "(verify with a Standard Webhooks library). Delivery order is not guaranteed: use "
-            "`data.opportunity_version` to drop stale or repeated messages."))(receive)
+        app.webhooks.post(type_, operation_id=f"receive_{type_.replace('.', '_')}", summary=data.__doc__,
+                          description=_WEBHOOK_HEADERS)(receive)

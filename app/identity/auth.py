@@ -4,7 +4,8 @@ import time
 from contextlib import nullcontext
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from app.caller import Caller
@@ -56,13 +57,16 @@ class KeyCache:
 _DUMMY_HASH = "0" * 64
 
 
+# The key as OpenAPI's security scheme; refusals stay ours (401 problem+json), so it raises none itself.
+API_KEY = HTTPBearer(scheme_name="apiKey", description="An API key: `Authorization: Bearer dg_...`.", auto_error=False)
+
+
 async def get_caller(
     request: Request,
-    authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(API_KEY)],
 ) -> Caller:
     """The caller a Bearer API key stands for; 401 when it is missing, unknown or revoked."""
-    scheme, _, token = (authorization or "").partition(" ")
-    parts = split_key(token.strip()) if scheme.lower() == "bearer" else None
+    parts = split_key(credentials.credentials.strip()) if credentials else None
     if parts is None:
         raise Unauthorized("Send an API key: Authorization: Bearer <key>.")
     prefix, secret = parts

@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.asgi import read_body, replaying
 from app.db import Base, Database, UTCDateTime, utcnow
 from app.errors import DomainError, problem_at
-from app.identity.auth import get_caller
+from app.identity.auth import API_KEY, get_caller
 from app.settings import Settings
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -161,7 +161,7 @@ class IdempotencyKeys:
         receive = replaying(body, receive)
         request = Request(scope, receive)
         try:
-            caller = await get_caller(request, request.headers.get("authorization"))
+            caller = await get_caller(request, await API_KEY(request))
         except DomainError:
             await self.app(scope, receive, send)  # the app answers 401 as it always does
             return

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import Field, StrictStr
 
 from app.accounts.schemas import Size
-from app.external_ids import ExternalId
+from app.external_ids import KEYS_BY_PATTERN_ONLY, ExternalId
 from app.opportunities.schemas import FindingRead, OpportunityRead
 from app.phases.discover.schemas import StakeholderCreate
 from app.schemas import Day, Input, Money, Name, Output, Reason, Slug
@@ -21,10 +21,10 @@ class SystemMapWrite(Input):
     """How another system's names map onto ours: its users onto sellers, its stages onto steps (or onto lost
     or disqualified)."""
 
-    owners: Annotated[dict[CrmName, Name], Field(max_length=2_000, description=(
+    owners: Annotated[dict[CrmName, Name], Field(max_length=2_000, json_schema_extra=KEYS_BY_PATTERN_ONLY, description=(
         "The system's user (often an e-mail address) → the handle of a seller here."))] = {}
     default_owner: Name | None = Field(None, description="Who owns what an unmapped user owns in the system.")
-    stages: Annotated[dict[CrmName, Name], Field(max_length=200, description=(
+    stages: Annotated[dict[CrmName, Name], Field(max_length=200, json_schema_extra=KEYS_BY_PATTERN_ONLY, description=(
         "The system's stage → a step of the process, or lost, or disqualified."))] = {}
 
 

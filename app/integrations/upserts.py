@@ -111,7 +111,7 @@ def upsert_opportunity(session: Session, caller: Caller, system: str, external_i
     if deal_id is None:
         if account is None:
             raise InvalidInput("A new deal needs its account: send account (with its external_id, or its name) "
-                               "or account_id.", errors=[{"pointer": "/account", "in": "body", "message": "missing"}])
+                               "or account_id.", errors=[{"pointer": "/account", "in": "body", "message": "a new deal needs its account"}])
         owner = _owner(session, caller, system, found_map, data.owner, "/owner")
         opportunity = create_opportunity(session, caller, OpportunityCreate(
             **sent, account_id=account.id, process=data.process), owner=owner, account=account,

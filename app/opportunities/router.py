@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from app.identity.auth import CallerDep
 from app.db import SessionDep
+from app.engine.spec import STEP_NAME
 from app.identity.policy import EVERYONE, SELLERS, GuardedRoute, policy
 from app.errors import problem_responses
 from app.etags import IfMatch, tagged
@@ -37,8 +38,8 @@ def create_opportunity(body: OpportunityCreate, session: SessionDep, caller: Cal
 @router.get("", openapi_extra=policy(EVERYONE), responses=problem_responses(422))
 def list_opportunities(
     session: SessionDep, caller: CallerDep,
-    phase: Annotated[str | None, Query(max_length=50)] = None,
-    step: Annotated[str | None, Query(max_length=50)] = None,
+    phase: Annotated[str | None, Query(max_length=50, pattern=STEP_NAME)] = None,
+    step: Annotated[str | None, Query(max_length=50, pattern=STEP_NAME)] = None,
     status: Status | None = None,
     owner: Annotated[str | None, Query(max_length=200)] = None,
     account_id: uuid.UUID | None = None,
@@ -84,7 +85,7 @@ def move_opportunity(opportunity_id: uuid.UUID, body: TransitionRequest, session
 
 
 @router.get("/{opportunity_id}/gates/{step}", openapi_extra=policy(EVERYONE, "read"), responses=problem_responses(404, 422))
-def evaluate_gate(opportunity_id: uuid.UUID, step: Annotated[str, Path(max_length=50)],
+def evaluate_gate(opportunity_id: uuid.UUID, step: Annotated[str, Path(max_length=50, pattern=STEP_NAME)],
                   session: SessionDep, caller: CallerDep) -> GateRead:
     """Evaluate the gate into a step now, without moving (a dry run)."""
     result = service.evaluate_step_gate(session, caller, opportunity_id, step)

@@ -4,10 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, StrictStr, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from app.schemas import Day, Input, Money, MoneyRead, Name, Output, Page, Patch, Reason, Slug
+from app.engine.spec import StepName
+from app.schemas import Day, Input, Money, MoneyRead, Name, Output, Page, Patch, Reason, Slug, drop_null
 
 Status = Literal["open", "won", "lost", "disqualified"]
 DisqualifyCode = Literal["no_urgency", "no_resources", "no_decision_maker_access", "not_a_fit", "other"]
@@ -20,9 +21,18 @@ class AccountRef(Input):
     industry: Slug | None = Field(None, description="A lower-case slug, such as public_sector.")
 
 
+def _one_account(schema: dict[str, Any]) -> None:
+    """The schema says what the validator does: exactly one of account and account_id, never null."""
+    for name in ("account", "account_id"):
+        drop_null(schema["properties"][name])
+    schema["oneOf"] = [{"required": ["account"]}, {"required": ["account_id"]}]
+
+
 class OpportunityCreate(Input):
     """A new opportunity; it starts at the first step of its process. Name its account by account_id, or by
     account (an account of that name, created when there is none)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_account)
 
     name: Name
     account: AccountRef | None = None
@@ -34,7 +44,8 @@ class OpportunityCreate(Input):
 
     @model_validator(mode="after")
     def _one_account(self) -> "OpportunityCreate":
-        if (self.account is None) == (self.account_id is None):  # reported at /account
+        if (self.account is None) == (self.account_id is None) or None in (
+                getattr(self, name) for name in self.model_fields_set & {"account", "account_id"}):  # at /account
             raise ValidationError.from_exception_data(type(self).__name__, [InitErrorDetails(
                 type=PydanticCustomError("account", "name the account by exactly one of account and account_id"),
                 loc=("account",), input=self.account)])
@@ -100,7 +111,7 @@ OpportunityPage = Page[OpportunityRead]
 class TransitionRequest(Input):
     """A requested move: a later step, an earlier one, `next`, `lost` or `disqualified`."""
 
-    to: StrictStr = Field(max_length=50, description="A step name, next, lost or disqualified.")
+    to: StepName = Field(description="A step name, next, lost or disqualified.")
     reason: Reason | None = Field(None, description="Why; required for back moves, lost and "
                                   "reopening, and for disqualified with reason_code other.")
     reason_code: DisqualifyCode | None = Field(None, description="Required to disqualify.")

@@ -8,6 +8,7 @@ from app.db import ReaderDep, SessionDep
 from app.engine.checks import CHECKS
 from app.engine.spec import ProcessSpec
 from app.errors import problem_responses
+from app.etags import ENTITY_TAGS
 from app.identity.auth import CallerDep
 from app.identity.policy import EVERYONE, OPS, GuardedRoute, policy
 from app.processes import rollout, service
@@ -21,7 +22,8 @@ router = APIRouter(prefix="/v1/processes", tags=["processes"], route_class=Guard
 
 Key = Annotated[str, Path(max_length=100, pattern=r"^[a-z0-9][a-z0-9_.\-]*$")]
 Version = Annotated[int, Path(ge=1, le=1_000_000)]
-IfMatch = Annotated[str | None, Header(description="The ETag of the draft as read; 412 if it changed since.")]
+IfMatch = Annotated[str | None, Header(pattern=ENTITY_TAGS, description=(
+    "The ETag of the draft as read (a strong entity tag, or `*`); 412 if it changed since."))]
 
 
 def _process(process: Process, versions: list[ProcessVersion]) -> ProcessRead:
@@ -60,7 +62,7 @@ def get_context_schema(caller: CallerDep, session: SessionDep) -> dict[str, Any]
 
 
 @router.get("/kinds", openapi_extra=policy(EVERYONE), responses=problem_responses())
-def list_kinds(caller: CallerDep, session: SessionDep) -> Items[KindRead]:
+def list_requirement_kinds(caller: CallerDep, session: SessionDep) -> Items[KindRead]:
     """The built-in requirement kinds and their parameters."""
     return Items[KindRead](items=[KindRead(kind=k.name, description=k.description, params=k.params.model_json_schema(),
                                            settings=dict(k.settings)) for k in CHECKS.values()])
@@ -105,7 +107,7 @@ def publish_version(key: Key, version: Version, session: SessionDep, caller: Cal
 
 @router.post("/{key}/versions/{version}/dry-run", openapi_extra=policy(OPS),
              responses=problem_responses(400, 404, 415, 422))
-def dry_run(key: Key, version: Version, body: DryRunRequest, session: ReaderDep, caller: CallerDep) -> DryRunRead:
+def dry_run_version(key: Key, version: Version, body: DryRunRequest, session: ReaderDep, caller: CallerDep) -> DryRunRead:
     """Try a version on open opportunities, changing nothing: per requirement, which deals it would
     newly block or release at their next gate."""
     result = rollout.dry_run(session, caller, key, version, body, body.max_ids)
@@ -114,7 +116,7 @@ def dry_run(key: Key, version: Version, body: DryRunRequest, session: ReaderDep,
 
 @router.post("/{key}/versions/{version}/migrate", openapi_extra=policy(OPS),
              responses=problem_responses(400, 404, 409, 415, 422))
-def migrate(key: Key, version: Version, body: MigrateRequest, session: SessionDep, caller: CallerDep) -> MigrationRead:
+def move_deals_to_version(key: Key, version: Version, body: MigrateRequest, session: SessionDep, caller: CallerDep) -> MigrationRead:
     """Move open opportunities on older versions to a published version (up to `limit` a call), each at
     the step where it stands, and report per deal whether the gate into its step still holds."""
     return MigrationRead.model_validate(rollout.migrate(session, caller, key, version, body, body.limit))

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/tasks", tags=["tasks"], route_class=GuardedRoute)
 
 
 @router.get("", openapi_extra=policy(EVERYONE), responses=problem_responses(422))
-def list_tasks(
+def list_workspace_tasks(
     session: SessionDep, caller: CallerDep,
     owner: Annotated[str | None, Query(max_length=200)] = None,
     due_before: Day | None = None,
