@@ -74,14 +74,26 @@ _APPEND = {"postgresql": insert(Event.__table__).values(txid=text("pg_current_xa
            "sqlite": insert(Event.__table__).values(txid=literal(0))}
 
 
-def append_event(session: Session, workspace_id: uuid.UUID, type_: str, at: datetime, data: dict[str, Any], *,
-                 opportunity_id: uuid.UUID | None = None, opportunity_version: int | None = None) -> int:
-    """Append an event to the transaction (published when, and only if, it commits); its position."""
+def event_row(workspace_id: uuid.UUID, type_: str, at: datetime, data: dict[str, Any], *,
+              opportunity_id: uuid.UUID | None = None, opportunity_version: int | None = None) -> dict[str, Any]:
+    """An event as append_events stores it."""
     assert type_ in EVENT_TYPES, type_
     body = {"workspace_id": str(workspace_id), **data}
     if opportunity_id is not None:
         body |= {"opportunity_id": str(opportunity_id), "opportunity_version": opportunity_version}
-    appended = session.execute(_APPEND[session.get_bind().dialect.name], {
-        "id": uuid7(), "workspace_id": workspace_id, "type": type_, "at": at, "opportunity_id": opportunity_id,
-        "opportunity_version": opportunity_version, "data": body})
+    return {"id": uuid7(), "workspace_id": workspace_id, "type": type_, "at": at, "opportunity_id": opportunity_id,
+            "opportunity_version": opportunity_version, "data": body}
+
+
+def append_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append events (made by event_row) to the transaction, in order, in one statement."""
+    if rows:
+        session.execute(_APPEND[session.get_bind().dialect.name], rows)
+
+
+def append_event(session: Session, workspace_id: uuid.UUID, type_: str, at: datetime, data: dict[str, Any], *,
+                 opportunity_id: uuid.UUID | None = None, opportunity_version: int | None = None) -> int:
+    """Append an event to the transaction (published when, and only if, it commits); its position."""
+    appended = session.execute(_APPEND[session.get_bind().dialect.name], event_row(
+        workspace_id, type_, at, data, opportunity_id=opportunity_id, opportunity_version=opportunity_version))
     return int(appended.inserted_primary_key[0])

@@ -1,6 +1,7 @@
 """Accounts are records of their own: deals link to one, by name or by id, and each change is an event."""
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -119,3 +120,12 @@ def test_the_migration_makes_one_account_per_name_in_each_workspace(backend: str
             engine.dispose()
 
 
+
+
+def test_deals_opened_at_once_for_a_new_customer_all_succeed_with_one_account(client: TestClient,
+                                                                              app: FastAPI) -> None:
+    body = {**WATER_DEAL, "account": {"name": "Brand New Customer", "industry": "utilities"}}
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: client.post("/v1/opportunities", json=body), range(16)))
+    assert [a.status_code for a in answers] == [201] * 16, [a.text for a in answers if a.status_code != 201]
+    assert len({a.json()["account"]["id"] for a in answers}) == 1 and count_rows(app)["account"] == 1

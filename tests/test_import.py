@@ -167,3 +167,19 @@ def test_a_broken_file_gets_one_clear_message(tmp_path: Path, content: bytes, ma
     (tmp_path / "mapping.yaml").write_text(mapping)
     done = _import("http://127.0.0.1:9", "dg_unused", tmp_path / "export.csv", tmp_path / "mapping.yaml")
     assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_ndjson_of_our_own_schema_imports(server: tuple[str, str], tmp_path: Path) -> None:
+    url, key = server
+    lines = ['{"external_id": "n-1", "name": "From JSON", "account": {"external_id": "a-1", "name": "Json Co"}}',
+             "", '{"external_id": "n-2", "name": "Bad amount", "account": {"name": "Json Co"}, '
+             '"value": {"amount": -1, "currency": "EUR"}}', "[1, 2]"]
+    (tmp_path / "deals.ndjson").write_text("\n".join(lines) + "\n")
+    (tmp_path / "mapping.yaml").write_text("system: erp\nformat: ndjson\n")
+    done = _import(url, key, tmp_path / "deals.ndjson", tmp_path / "mapping.yaml")
+    assert done.returncode == 2 and "1 created, 0 updated, 0 stopped at a gate, 2 refused" in done.stdout, done.stdout
+    with (tmp_path / "deals.ndjson.rejects.csv").open() as kept:
+        assert [(r["line"], r["status"]) for r in csv.DictReader(kept)] == [("3", "unreadable"), ("4", "unreadable")]
+    api = httpx2.Client(base_url=url, headers={"Authorization": f"Bearer {key}"})
+    [deal] = api.get("/v1/opportunities").json()["items"]
+    assert deal["external_ids"] == {"erp": "n-1"} and deal["owner"] == "admin"

@@ -1,6 +1,7 @@
 """A CRM writes by its own ids: accounts, deals and stakeholders upserted, stages followed only as far as the
 gates allow, batches whose items each succeed or fail whole."""
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import FastAPI
@@ -153,3 +154,57 @@ def test_a_stakeholder_upsert_by_its_crm_id(client: TestClient, opportunity: dic
     replaced = client.put(path, json={**ECONOMIC_BUYER, "title": "CFO"}, headers={"If-Match": made.headers["etag"]})
     assert replaced.status_code == 200 and replaced.json()["title"] == "CFO"
     assert len(client.get(f"/v1/opportunities/{opportunity['id']}/stakeholders").json()["items"]) == 1
+
+
+def _shape(client: TestClient, deal_id: str) -> dict[str, Any]:
+    """A deal, its stakeholders, history and events, without what differs between two stores of the same data."""
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if not k.endswith(("id", "_at", "timestamp", "revision", "fix"))
+                    and k not in ("at", "opportunity", "account", "record", "task")} | (
+                {"account": strip(value["account"])} if isinstance(value.get("account"), dict) else {})
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+    admin_events = client.get("/v1/events", params={"opportunity_id": deal_id}).json()["items"]
+    return strip({"deal": client.get(f"/v1/opportunities/{deal_id}").json(),
+                  "stakeholders": client.get(f"/v1/opportunities/{deal_id}/stakeholders").json()["items"],
+                  "history": client.get(f"/v1/opportunities/{deal_id}/history").json()["items"],
+                  "events": [(e["type"], e["data"].get("opportunity_version")) for e in admin_events]})
+
+
+def test_a_batch_of_new_deals_stores_what_one_upsert_stores(app: FastAPI, workplace: Workplace) -> None:
+    other = make_workplace(app, "Another Company")
+    body = {**DEAL, "stage": "Qualification", "stakeholders": [{**ECONOMIC_BUYER, "external_id": "003D"},
+                                                               {"name": "Lee", "role": "user", "external_id": "003E"}]}
+    one = _crm(app, workplace).put("/v1/opportunities/external/salesforce/006A", json=body)
+    many = _crm(app, other).post("/v1/opportunities/external/salesforce",
+                                 json={"items": [{**body, "external_id": "006A"},
+                                                 {**body, "external_id": "006B", "name": "Second"}]})
+    assert one.status_code == 201 and [r["status"] for r in many.json()["results"]] == [201, 201]
+    def sync(answer: dict[str, Any]) -> dict[str, Any]:
+        return answer["stage_sync"] | {"unmet": [{**f, "fix": None} for f in answer["stage_sync"]["unmet"]]}
+    assert sync(one.json()) == sync(many.json()["results"][0]) and one.json()["stage_sync"]["unmet"]
+    assert one.headers["etag"].split(".")[0] == many.json()["results"][0]["etag"].split(".")[0]
+    alone = _shape(TestClient(app, headers=workplace.as_user("admin")), one.json()["id"])
+    batched = _shape(TestClient(app, headers=other.as_user("admin")), many.json()["results"][0]["id"])
+    assert alone == batched
+    assert count_rows(app)["account"] == 2  # one each: the batch's two deals share theirs
+
+
+def test_concurrent_batches_that_make_the_same_accounts_store_every_deal_once(app: FastAPI,
+                                                                             workplace: Workplace) -> None:
+    crm = _crm(app, workplace)
+    accounts = [{"external_id": f"001-{n}", "name": f"Account {n}"} for n in range(5)]
+
+    def batch(first: int) -> list[dict[str, Any]]:
+        return [{**DEAL, "external_id": f"006-{n}", "account": accounts[n % 5],
+                 "stakeholders": [{**ECONOMIC_BUYER, "external_id": f"003-{n}"}]} for n in range(first, first + 50)]
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda first: crm.post("/v1/opportunities/external/salesforce",
+                                                       json={"items": batch(first)}), (0, 50, 100, 150)))
+    assert all(a.status_code == 200 for a in answers), [a.text[:300] for a in answers]
+    assert sorted({r["status"] for a in answers for r in a.json()["results"]}) == [201]
+    rows = count_rows(app)
+    assert (rows["opportunity"], rows["account"], rows["stakeholder"], rows["account_external_id"]) == (200, 5, 200, 5)

@@ -29,8 +29,9 @@ class Account(HasExternalIds, Tracked, Base):
     industry: Mapped[str | None] = mapped_column(String(100))
     size: Mapped[str | None] = mapped_column(String(20))
     owner: Mapped[str | None] = mapped_column(String(200))
+    # Loaded when read (a deal loads its account, but shows none of its ids); lists load them in one query.
     external_id_rows: Mapped[list[AccountExternalId]] = relationship(
-        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True)
+        cascade="all, delete-orphan", passive_deletes=True)
 
     __table_args__ = (
         ForeignKeyConstraint(["workspace_id"], ["workspace.id"], ondelete="CASCADE"),

@@ -5,18 +5,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
 from uuid6 import uuid7
 
 from app.accounts.models import Account, AccountExternalId
 from app.accounts.schemas import AccountCreate, AccountRead
 from app.caller import Caller
-from app.db import first_change, utcnow
+from app.db import first_change, savepoint, utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.etags import check_if_match
 from app.external_ids import external_target, set_external_ids
 from app.identity.policy import may_assign
-from app.outbox import append_event
+from app.outbox import append_event, append_events, event_row
 from app.paging import page
 
 
@@ -60,17 +61,48 @@ def create_account(session: Session, caller: Caller, data: AccountCreate) -> Acc
     """Store a new account, with its event."""
     _check_owner(session, caller, data.owner)
     _check_name(session, caller, data.name)
+    account = new_account(caller, data)
+    set_external_ids(session, account, AccountExternalId, data.external_ids, "account")
+    add_accounts(session, caller, [account])
+    return account
+
+
+def account_named(session: Session, caller: Caller, data: AccountCreate) -> tuple[Account, bool]:
+    """The workspace's account of that name, or a new one made from data (True then). When a concurrent request
+    makes it first, its account is taken: two deals opened at once for a new customer both succeed."""
+    found = find_account(session, caller, data.name)
+    if found is not None:
+        return found, False
+    try:
+        with savepoint(session):
+            return create_account(session, caller, data), True
+    except (Conflict, IntegrityError):  # the name taken since the look above, or while inserting
+        found = find_account(session, caller, data.name)  # committed by the other request meanwhile
+        if found is None:
+            raise
+        return found, False
+
+
+def new_account(caller: Caller, data: AccountCreate, external_ids: Mapping[str, str] | None = None) -> Account:
+    """A new account's row, not stored yet, named by other systems' ids the caller has found free."""
     now = utcnow()
     account = Account(workspace_id=caller.workspace_id, id=uuid7(), name=data.name, industry=data.industry,
                       size=data.size, owner=data.owner, version=1, created_at=now, created_by=caller.actor,
-                      updated_at=now, updated_by=caller.actor, external_id_rows=[])
-    session.add(account)
-    first_change(account)
-    set_external_ids(session, account, AccountExternalId, data.external_ids, "account")
-    session.flush()
-    append_event(session, caller.workspace_id, "account.created", now,
-                 {"actor": caller.actor, "account": _shown(account)})
+                      updated_at=now, updated_by=caller.actor)
+    account.external_id_rows = [AccountExternalId(workspace_id=caller.workspace_id, target_id=account.id,
+                                                  system=system, external_id=value)
+                                for system, value in (external_ids or {}).items()]
     return account
+
+
+def add_accounts(session: Session, caller: Caller, accounts: Sequence[Account]) -> None:
+    """Store new accounts (their names checked by the caller), each with its event."""
+    session.add_all(accounts)
+    for account in accounts:
+        first_change(account)
+    session.flush()
+    append_events(session, [event_row(caller.workspace_id, "account.created", account.created_at,
+                                      {"actor": caller.actor, "account": _shown(account)}) for account in accounts])
 
 
 def update_account(session: Session, caller: Caller, account: Account, changes: Mapping[str, Any],
@@ -104,7 +136,8 @@ def update_account_by_id(session: Session, caller: Caller, account_id: uuid.UUID
 def list_accounts(session: Session, caller: Caller, *, name: str | None, owner: str | None, limit: int,
                   cursor: str | None) -> tuple[Sequence[Account], str | None]:
     """One page of the workspace's accounts in creation order, filtered; and the cursor of the next page."""
-    query = select(Account).where(Account.workspace_id == caller.workspace_id)
+    query = select(Account).where(Account.workspace_id == caller.workspace_id).options(
+        selectinload(Account.external_id_rows))
     if name is not None:
         query = query.where(Account.name == name)
     if owner is not None:

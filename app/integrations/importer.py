@@ -2,12 +2,13 @@
 batch upsert API, so that it runs against a remote server and a second run updates what the first created."""
 
 import csv
-import hashlib
 import io
 import json
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -22,13 +23,14 @@ from app.external_ids import System
 from app.integrations.schemas import MAX_BATCH, OpportunityItem, SystemMapWrite
 
 RETRIES = 5  # tries of one batch on a network failure, a 5xx, a 409 (the same batch still running) or a 429
+IN_FLIGHT = 2  # batches sent at a time
 
 
 class ImportFailed(Exception):
     """A file or mapping the import cannot read, said in one message with where it is."""
 
 
-class Mapping(BaseModel):
+class ImportMapping(BaseModel):
     """The mapping file: which column holds each field, and the system's owner and stage maps."""
 
     system: System
@@ -49,11 +51,11 @@ FIELDS = ("external_id", "name", "owner", "stage", "expected_close_date", "value
           "stakeholder.role", "stakeholder.title", "override")
 
 
-def read_mapping(path: Path) -> Mapping:
+def read_mapping(path: Path) -> ImportMapping:
     """The mapping file, checked."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        mapping = Mapping.model_validate(document)
+        mapping = ImportMapping.model_validate(document)
     except (OSError, UnicodeDecodeError) as error:
         raise ImportFailed(f"{path}: cannot read it ({error}).") from None
     except yaml.YAMLError as error:
@@ -107,7 +109,7 @@ def _slug(text: str) -> str:
     return "_".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
 
 
-def _item(values: dict[str, str], mapping: Mapping) -> dict[str, Any]:
+def _item(values: dict[str, str], mapping: ImportMapping) -> dict[str, Any]:
     """One deal as the batch upsert takes it, from a row's fields: empty cells left out, line breaks and runs of
     spaces inside a cell made one space (every field it fills is one line)."""
     cells = {**mapping.defaults, **{k: v for k, v in values.items() if v and v.strip()}}
@@ -140,7 +142,7 @@ class Row:
     problem: str | None = None
 
 
-def _csv_rows(path: Path, mapping: Mapping) -> Iterator[Row]:
+def _csv_rows(path: Path, mapping: ImportMapping) -> Iterator[Row]:
     text = _text(path, mapping.encoding)
     delimiter = mapping.delimiter
     if delimiter is None:
@@ -169,7 +171,7 @@ def _csv_rows(path: Path, mapping: Mapping) -> Iterator[Row]:
             yield Row(start, None, external_id, str(error))
 
 
-def _ndjson_rows(path: Path, mapping: Mapping) -> Iterator[Row]:
+def _ndjson_rows(path: Path, mapping: ImportMapping) -> Iterator[Row]:
     for number, text in enumerate(_text(path, mapping.encoding).splitlines(), start=1):
         if not text.strip():
             continue
@@ -182,7 +184,7 @@ def _ndjson_rows(path: Path, mapping: Mapping) -> Iterator[Row]:
             yield Row(number, None, "", f"not a JSON object: {error}")
 
 
-def rows(path: Path, mapping: Mapping) -> Iterator[Row]:
+def rows(path: Path, mapping: ImportMapping) -> Iterator[Row]:
     """Every record of the file, checked against the upsert's schema here (a refused row costs no request)."""
     read = _csv_rows if mapping.format == "csv" else _ndjson_rows
     for row in read(path, mapping):
@@ -209,6 +211,14 @@ class Summary:
         """Count a refused row and keep why."""
         self.refused += 1
         self.rejects.append({"line": row.line, "external_id": row.external_id, "status": status, "reason": reason})
+
+    def add(self, other: "Summary") -> None:
+        """Count in what another part of the import did."""
+        self.created += other.created
+        self.updated += other.updated
+        self.held_at_gate += other.held_at_gate
+        self.refused += other.refused
+        self.rejects += other.rejects
 
 
 class Client:
@@ -243,7 +253,7 @@ def _problem(response: httpx2.Response) -> str:
     return body.get("detail", "") + (f" ({errors})" if errors else "")
 
 
-def apply_maps(client: Client, mapping: Mapping) -> str | None:
+def apply_maps(client: Client, mapping: ImportMapping) -> str | None:
     """Store the mapping file's owner and stage maps on the server when they differ; what changed, if anything."""
     if mapping.owners is None and mapping.stages is None and mapping.default_owner is None:
         return None
@@ -261,16 +271,16 @@ def apply_maps(client: Client, mapping: Mapping) -> str | None:
     return f"Stored the {mapping.system} owner and stage maps."
 
 
-def send(client: Client, system: str, batch: list[Row], summary: Summary) -> None:
-    """One batch through the batch upsert; each item's result counted, each refusal kept."""
-    items = [row.item for row in batch]
-    key = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()
+def send(client: Client, system: str, batch: list[Row]) -> Summary:
+    """One batch through the batch upsert: what became of each of its rows."""
+    summary = Summary()
+    items = [row.item for row in batch]  # a batch is named by this run and the line it starts at
     response = client.call("POST", f"/v1/opportunities/external/{system}", {"items": items},
-                           **{"Idempotency-Key": f"import-{client.run}-{key}"})
+                           **{"Idempotency-Key": f"import-{client.run}-{batch[0].line}"})
     if response.status_code != 200:
         for row in batch:
             summary.reject(row, response.status_code, _problem(response))
-        return
+        return summary
     for row, result in zip(batch, response.json()["results"], strict=True):
         if result["status"] >= 400:
             problem = result["problem"]
@@ -280,29 +290,41 @@ def send(client: Client, system: str, batch: list[Row], summary: Summary) -> Non
         summary.created += result["status"] == 201
         summary.updated += result["status"] == 200
         summary.held_at_gate += bool(result.get("stage_sync") and not result["stage_sync"]["reached"])
-
-
-def run(path: Path, mapping: Mapping, client: Client, progress: Callable[[int], None],
-        batch_size: int = MAX_BATCH) -> Summary:
-    """Import every row of the file in batches, calling progress with the rows done after each."""
-    summary, batch = Summary(), []
-    for row in rows(path, mapping):
-        if row.item is None:
-            summary.reject(row, "unreadable", row.problem or "")
-            progress(1)
-            continue
-        batch.append(row)
-        if len(batch) == batch_size:
-            send(client, mapping.system, batch, summary)
-            progress(len(batch))
-            batch = []
-    if batch:
-        send(client, mapping.system, batch, summary)
-        progress(len(batch))
     return summary
 
 
-def count_records(path: Path, mapping: Mapping) -> int:
+def run(path: Path, mapping: ImportMapping, client: Client, progress: Callable[[int], None],
+        batch_size: int = MAX_BATCH) -> Summary:
+    """Import every row of the file in batches, IN_FLIGHT of them sent at a time (the next is read while the
+    server stores the last), calling progress with the rows done after each."""
+    summary, batch = Summary(), []
+    waiting: deque[tuple[int, Future[Summary]]] = deque()
+
+    def settle(until: int) -> None:
+        while len(waiting) > until:
+            size, done = waiting.popleft()
+            summary.add(done.result())
+            progress(size)
+
+    with ThreadPoolExecutor(IN_FLIGHT) as pool:
+        for row in rows(path, mapping):
+            if row.item is None:
+                summary.reject(row, "unreadable", row.problem or "")
+                progress(1)
+                continue
+            batch.append(row)
+            if len(batch) == batch_size:
+                waiting.append((len(batch), pool.submit(send, client, mapping.system, batch)))
+                batch = []
+                settle(IN_FLIGHT - 1)
+        if batch:
+            waiting.append((len(batch), pool.submit(send, client, mapping.system, batch)))
+        settle(0)
+    summary.rejects.sort(key=lambda reject: reject["line"])
+    return summary
+
+
+def count_records(path: Path, mapping: ImportMapping) -> int:
     """How many records the file holds (for the progress bar)."""
     return sum(1 for _ in (_csv_rows if mapping.format == "csv" else _ndjson_rows)(path, mapping))
 

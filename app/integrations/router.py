@@ -101,7 +101,8 @@ def upsert_opportunities(system: SystemPath, body: OpportunityBatch, session: Se
         session, caller, f"/v1/opportunities/external/{system}", body.items,
         lambda item: upserts.upsert_opportunity(session, caller, system, item.external_id, OpportunityUpsert
                                                 .model_validate(item.model_dump(exclude={"external_id"},
-                                                                                exclude_unset=True)))))
+                                                                                exclude_unset=True))),
+        lambda items: upserts.open_new_deals(session, caller, system, items)))
 
 
 @router.put("/v1/opportunities/{opportunity_id}/stakeholders/external/{system}/{external_id}",

@@ -7,34 +7,37 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Account
+from app.accounts.models import Account, AccountExternalId
 from app.accounts.schemas import AccountCreate
-from app.accounts.service import create_account, find_account, find_external_account, get_account, update_account
+from app.accounts.service import (account_named, add_accounts, find_account, find_external_account, get_account,
+                                  new_account, update_account)
 from app.caller import Caller
 from app.db import savepoint, utcnow
 from app.engine.definition import OUTCOMES
 from app.engine.machine import machine_for
-from app.errors import Conflict, DomainError, Forbidden, GateBlocked, InvalidInput
+from app.errors import Conflict, DomainError, Forbidden, GateBlocked, InvalidInput, NotFound
 from app.etags import etag
-from app.external_ids import external_target
+from app.external_ids import external_target, external_targets
 from app.identity.models import User
-from app.identity.policy import OWNER_ROLES
+from app.identity.policy import OWNER_ROLES, may_assign
 from app.integrations.maps import get_map
 from app.integrations.models import SystemMap
 from app.integrations.schemas import AccountLink, AccountUpsert, OpportunityUpsert
-from app.opportunities.changes import announce
+from app.opportunities.changes import announce, event_rows, open_deals
 from app.opportunities.document import facts_of
 from app.opportunities.lookup import lock_opportunity
 from app.opportunities.models import Opportunity, OpportunityExternalId
 from app.opportunities.schemas import OpportunityCreate, OpportunityUpdate
-from app.opportunities.service import apply_move, create_opportunity, update_opportunity
+from app.opportunities.service import apply_move, create_opportunity, new_opportunity, update_opportunity
+from app.outbox import append_events
 from app.phases import records
 from app.phases.catalog import RECORD_KINDS
 from app.phases.discover.models import StakeholderExternalId
-from app.processes.service import get_definition
+from app.phases.records import created_events, new_record, preset_records
+from app.processes.service import get_definition, latest_definition
 
 STAKEHOLDERS = RECORD_KINDS["stakeholders"]
 
@@ -66,6 +69,12 @@ def _owner(session: Session, caller: Caller, system: str, found: SystemMap | Non
                                                                     "message": "no seller for this user"}])
 
 
+def _needs_account() -> InvalidInput:
+    return InvalidInput("A new deal needs its account: send account (with its external_id, or its name) or "
+                        "account_id.", errors=[{"pointer": "/account", "in": "body",
+                                                "message": "a new deal needs its account"}])
+
+
 def upsert_account(session: Session, caller: Caller, system: str, external_id: str, data: AccountUpsert,
                    if_match: str | None = None) -> Upserted:
     """Create or update the account the system's id names; an account of the same name without an id of this
@@ -75,10 +84,9 @@ def upsert_account(session: Session, caller: Caller, system: str, external_id: s
         sent["owner"] = _owner(session, caller, system, get_map(session, caller, system), data.owner, "/owner")
     account = find_external_account(session, caller, system, external_id)
     if account is None:
-        account = find_account(session, caller, data.name)
-        if account is None:
-            return Upserted(create_account(session, caller, AccountCreate(
-                **sent, external_ids={system: external_id})), True)
+        account, created = account_named(session, caller, AccountCreate(**sent, external_ids={system: external_id}))
+        if created:
+            return Upserted(account, True)
     return Upserted(update_account(session, caller, account, {**sent, "external_ids": {system: external_id}},
                                    if_match), False)
 
@@ -94,8 +102,7 @@ def _account(session: Session, caller: Caller, system: str, data: OpportunityUps
         return upsert_account(session, caller, system, link.external_id,
                               AccountUpsert.model_validate(link.model_dump(exclude={"external_id"},
                                                                            exclude_unset=True))).row
-    account = find_account(session, caller, link.name)
-    return account or create_account(session, caller, AccountCreate(name=link.name, industry=link.industry))
+    return account_named(session, caller, AccountCreate(name=link.name, industry=link.industry))[0]
 
 
 def upsert_opportunity(session: Session, caller: Caller, system: str, external_id: str, data: OpportunityUpsert,
@@ -110,8 +117,7 @@ def upsert_opportunity(session: Session, caller: Caller, system: str, external_i
     sent = data.model_dump(include=data.model_fields_set & {"name", "value", "expected_close_date"})
     if deal_id is None:
         if account is None:
-            raise InvalidInput("A new deal needs its account: send account (with its external_id, or its name) "
-                               "or account_id.", errors=[{"pointer": "/account", "in": "body", "message": "a new deal needs its account"}])
+            raise _needs_account()
         owner = _owner(session, caller, system, found_map, data.owner, "/owner")
         opportunity = create_opportunity(session, caller, OpportunityCreate(
             **sent, account_id=account.id, process=data.process), owner=owner, account=account,
@@ -201,20 +207,31 @@ def follow_stage(session: Session, caller: Caller, opportunity: Opportunity, sys
 
 
 def upsert_batch(session: Session, caller: Caller, path: str, items: Sequence[Any],
-                 upsert: Callable[[Any], Upserted]) -> dict[str, Any]:
-    """Each item upserted whole or not at all (a savepoint each): one result per item, in order."""
-    results: list[dict[str, Any]] = []
+                 upsert: Callable[[Any], Upserted],
+                 opened: Callable[[list[tuple[int, Any]]], dict[int, Upserted | DomainError]] | None = None
+                 ) -> dict[str, Any]:
+    """Each item upserted whole or not at all: one result per item, in order. `opened` stores what it can at
+    once (deals new to the service); every other item is upserted alone, in a savepoint of its own."""
+    outcomes: dict[int, Upserted | DomainError] = {}
     seen: set[str] = set()
+    for index, item in enumerate(items):
+        if item.external_id in seen:
+            outcomes[index] = InvalidInput(f"The external id {item.external_id!r} is in this batch twice; send it "
+                                           "once.", errors=[{"pointer": f"/items/{index}/external_id", "in": "body",
+                                                             "message": "repeated in the batch"}])
+        seen.add(item.external_id)
+    if opened is not None:
+        outcomes |= opened([(i, item) for i, item in enumerate(items) if i not in outcomes])
+    results = []
     for index, item in enumerate(items):
         result: dict[str, Any] = {"external_id": item.external_id, "id": None, "etag": None}
         try:
-            if item.external_id in seen:
-                raise InvalidInput(f"The external id {item.external_id!r} is in this batch twice; send it once.",
-                                   errors=[{"pointer": f"/items/{index}/external_id", "in": "body",
-                                            "message": "repeated in the batch"}])
-            seen.add(item.external_id)
-            with savepoint(session):
-                done = upsert(item)
+            done = outcomes.get(index)
+            if isinstance(done, DomainError):
+                raise done
+            if done is None:
+                with savepoint(session):
+                    done = upsert(item)
             result |= {"status": 201 if done.created else 200, "id": done.row.id, "etag": etag(done.row),
                        "stage_sync": done.stage}
         except DomainError as refusal:
@@ -227,3 +244,155 @@ def upsert_batch(session: Session, caller: Caller, path: str, items: Sequence[An
     return {"results": results, "created": statuses.count(201), "updated": statuses.count(200),
             "refused": sum(s >= 400 for s in statuses),
             "held_at_gate": sum(bool(r.get("stage_sync") and not r["stage_sync"]["reached"]) for r in results)}
+
+
+@dataclass
+class _NewDeal:
+    """A deal new to the service, planned: everything it needs is known, nothing is stored yet."""
+
+    index: int
+    item: Any
+    definition: Any
+    owner: str
+    account: Account
+    wanted: str | None
+
+
+def open_new_deals(session: Session, caller: Caller, system: str,
+                   items: list[tuple[int, Any]]) -> dict[int, Upserted | DomainError]:
+    """Store at once the items of a batch that open deals new to the service, with their new accounts and their
+    stakeholders: a few queries and one statement a table for them all, through the same functions one deal
+    takes. An item that would update what exists (its account, say) is left to the one-by-one upsert; an item
+    a rule refuses gets its refusal; should the store fail, every planned item is left to the one-by-one path."""
+    known = external_targets(session, OpportunityExternalId, caller.workspace_id, system,
+                             [item.external_id for _, item in items])
+    fresh = [(i, item) for i, item in items if item.external_id not in known]
+    if not fresh:
+        return {}
+    found_map = get_map(session, caller, system)
+    plan = _Plan(session, caller, system, found_map, fresh)
+    outcomes: dict[int, Upserted | DomainError] = dict(plan.refused)
+    if not plan.deals:
+        return outcomes
+    try:
+        with savepoint(session):
+            opportunities = _store(session, caller, system, plan)
+    except (DomainError, DBAPIError):  # a concurrent batch made one of these first, say
+        return outcomes  # the planned items go one by one, each refused or stored on its own
+    for deal, opportunity in zip(plan.deals, opportunities, strict=True):
+        stage = None
+        if deal.wanted is not None:
+            try:
+                with savepoint(session):
+                    stage = follow_stage(session, caller, opportunity, system, deal.item.stage, deal.wanted,
+                                         deal.item.override)
+            except DomainError as refusal:  # the deal is stored; its stage could not be followed
+                outcomes[deal.index] = refusal
+                continue
+        outcomes[deal.index] = Upserted(opportunity, True, stage)
+    return outcomes
+
+
+class _Plan:
+    """What a batch's new deals need: their process versions, owners and accounts (looked up once each)."""
+
+    def __init__(self, session: Session, caller: Caller, system: str, found_map: SystemMap | None,
+                 items: list[tuple[int, Any]]) -> None:
+        self.session, self.caller, self.system, self.found_map = session, caller, system, found_map
+        self.refused: dict[int, DomainError] = {}
+        self.deals: list[_NewDeal] = []
+        self.new_accounts: dict[str, Account] = {}  # by name
+        links = [item.account for _, item in items if item.account is not None]
+        by_external = external_targets(session, AccountExternalId, caller.workspace_id, system,
+                                       [a.external_id for a in links if a.external_id])
+        ids = set(by_external.values()) | {item.account_id for _, item in items if item.account_id}
+        stored = [a for a in (session.get(Account, (caller.workspace_id, i)) for i in ids) if a is not None]
+        stored += [a for a in (find_account(session, caller, name) for name in {a.name for a in links}) if a]
+        self.accounts_by_id = {a.id: a for a in stored}
+        self.accounts_by_name = {a.name: a for a in stored}
+        self.by_external = {key: self.accounts_by_id[target] for key, target in by_external.items()}
+        self.definitions: dict[str, Any] = {}
+        self.owners: dict[str | None, str] = {}
+        for index, item in items:
+            try:
+                deal = self._deal(index, item)
+            except DomainError as refusal:
+                self.refused[index] = refusal
+                continue
+            if deal is not None:
+                self.deals.append(deal)
+
+    def _deal(self, index: int, item: Any) -> _NewDeal | None:
+        """The plan of one item, or None when it is left to the one-by-one upsert."""
+        if len({s.external_id for s in item.stakeholders}) < len(item.stakeholders):
+            return None
+        if item.process not in self.definitions:
+            self.definitions[item.process] = latest_definition(self.session, self.caller.workspace_id, item.process)
+        definition = self.definitions[item.process]
+        wanted = _stage_target(self.system, self.found_map, item.stage)
+        if wanted is not None and wanted not in OUTCOMES and not definition.has_step(wanted):
+            return None  # the one-by-one upsert says what is wrong
+        if item.owner not in self.owners:
+            owner = _owner(self.session, self.caller, self.system, self.found_map, item.owner, "/owner") \
+                or self.caller.actor
+            if not may_assign(self.session, self.caller, owner):
+                raise Forbidden(f"A {self.caller.role} may not open an opportunity for {owner}.")
+            self.owners[item.owner] = owner
+        account = self._account(item)  # last: an account planned here is made only with its deal
+        if account is None:
+            return None
+        return _NewDeal(index, item, definition, self.owners[item.owner], account,
+                        None if wanted == definition.first_step.name else wanted)
+
+    def _account(self, item: Any) -> Account | None:
+        """The deal's account as it stands or as this batch makes it; None when the account would change."""
+        if item.account_id is not None:
+            if item.account_id not in self.accounts_by_id:
+                raise NotFound(f"No account {item.account_id}.")
+            return self.accounts_by_id[item.account_id]
+        link = item.account
+        if link is None:
+            raise _needs_account()
+        found = self.by_external.get(link.external_id) if link.external_id else None
+        if found is not None:
+            return found if link.name == found.name and link.industry in (None, found.industry) else None
+        named = self.accounts_by_name.get(link.name)
+        if named is not None:  # a stored account, or one this batch makes
+            if link.industry not in (None, named.industry):
+                return None
+            if link.external_id is None:
+                return named
+            made_here = self.new_accounts.get(link.name) is named
+            return named if made_here and named.external_ids.get(self.system) == link.external_id else None
+        account = new_account(self.caller, AccountCreate(name=link.name, industry=link.industry),
+                              {self.system: link.external_id} if link.external_id else None)
+        self.new_accounts[link.name] = self.accounts_by_name[link.name] = account
+        if link.external_id:
+            self.by_external[link.external_id] = account
+        return account
+
+
+def _store(session: Session, caller: Caller, system: str, plan: _Plan) -> list[Opportunity]:
+    """The planned accounts, deals and stakeholders, stored with their events: one statement a table."""
+    opportunities, stakeholders, announced = [], [], []
+    for deal in plan.deals:
+        item = deal.item
+        opportunity = new_opportunity(caller, OpportunityCreate(
+            **item.model_dump(include=item.model_fields_set & {"name", "value", "expected_close_date"}),
+            account_id=deal.account.id, process=item.process), definition=deal.definition, owner=deal.owner,
+            account=deal.account, external_ids={system: item.external_id})
+        records = [new_record(caller, STAKEHOLDERS, opportunity, s.model_dump(exclude={"external_id"}),
+                              {system: s.external_id}) for s in item.stakeholders]
+        if records:
+            preset_records(STAKEHOLDERS, opportunity, records)
+            announced.append((opportunity, records))
+        opportunities.append(opportunity)
+        stakeholders += records
+    # By name: two batches that make some of the same accounts take their locks in the same order.
+    add_accounts(session, caller, sorted(plan.new_accounts.values(), key=lambda account: account.name))
+    open_deals(session, opportunities)
+    session.add_all(stakeholders)
+    session.flush()
+    append_events(session, [row for opportunity, records in announced for row in event_rows(
+        opportunity, caller.actor, opportunity.created_at, created_events(STAKEHOLDERS, opportunity, records))])
+    return opportunities

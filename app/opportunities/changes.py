@@ -5,7 +5,7 @@ and the change's events are appended to the outbox in the same transaction: a ch
 sends nothing, and a committed one always sends its events.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from app.db import first_change
 from app.errors import Conflict
 from app.opportunities.models import HistoryEntry, Opportunity
 from app.opportunities.schemas import OpportunityRead
-from app.outbox import append_event
+from app.outbox import append_events, event_row
 
 Events = Iterable[tuple[str, Mapping[str, Any]]]
 
@@ -27,11 +27,15 @@ _OUTCOME_EVENTS = {"lost": "opportunity.lost", "disqualified": "opportunity.disq
                    "reopen": "opportunity.reopened"}
 
 
+def event_rows(opportunity: Opportunity, actor: str, at: datetime, events: Events) -> list[dict[str, Any]]:
+    """Events of the deal at its version now (after this transaction's change to it), as the outbox stores them."""
+    return [event_row(opportunity.workspace_id, type_, at, {"actor": actor, **data}, opportunity_id=opportunity.id,
+                      opportunity_version=opportunity.version) for type_, data in events]
+
+
 def announce(session: Session, opportunity: Opportunity, actor: str, at: datetime, events: Events) -> None:
     """Append events of the deal at its version now (after this transaction's change to it)."""
-    for type_, data in events:
-        append_event(session, opportunity.workspace_id, type_, at, {"actor": actor, **data},
-                     opportunity_id=opportunity.id, opportunity_version=opportunity.version)
+    append_events(session, event_rows(opportunity, actor, at, events))
 
 
 def shown(opportunity: Opportunity) -> dict[str, Any]:
@@ -39,18 +43,19 @@ def shown(opportunity: Opportunity) -> dict[str, Any]:
     return OpportunityRead.model_validate(opportunity).model_dump(mode="json")
 
 
-def open_deal(session: Session, opportunity: Opportunity) -> None:
-    """Store a new opportunity at version 1, with its first history entry and its event."""
-    session.add(opportunity)
-    first_change(opportunity)  # version 1 is this transaction's version
-    session.flush()  # the history row's foreign key needs the opportunity stored first
-    session.add(HistoryEntry(
-        workspace_id=opportunity.workspace_id, id=uuid7(), opportunity_id=opportunity.id, seq=opportunity.version,
-        kind="create", to_step=opportunity.step, to_phase=opportunity.phase, to_status=opportunity.status,
-        actor=opportunity.created_by, at=opportunity.created_at, gates=[]))
+def open_deals(session: Session, opportunities: Sequence[Opportunity]) -> None:
+    """Store new opportunities at version 1, each with its first history entry and its event (many at once: one
+    statement a table)."""
+    session.add_all(opportunities)
+    for opportunity in opportunities:
+        first_change(opportunity)  # version 1 is this transaction's version
+    session.flush()  # the history rows' foreign key needs the opportunities stored first
+    session.add_all([HistoryEntry(
+        workspace_id=o.workspace_id, id=uuid7(), opportunity_id=o.id, seq=o.version, kind="create", to_step=o.step,
+        to_phase=o.phase, to_status=o.status, actor=o.created_by, at=o.created_at, gates=[]) for o in opportunities])
     session.flush()
-    announce(session, opportunity, opportunity.created_by, opportunity.created_at,
-            [("opportunity.created", {"opportunity": shown(opportunity)})])
+    append_events(session, [row for o in opportunities for row in event_rows(
+        o, o.created_by, o.created_at, [("opportunity.created", {"opportunity": shown(o)})])])
 
 
 def change_deal(session: Session, opportunity: Opportunity, actor: str, at: datetime, events: Events = ()) -> None:

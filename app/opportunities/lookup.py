@@ -3,7 +3,7 @@
 import uuid
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session, joinedload, undefer
 
 from app.caller import Caller
 from app.errors import Forbidden, NotFound
@@ -31,16 +31,18 @@ def get_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID)
 
 
 # Built once: every write runs it, and a prepared statement skips construction and cache keying.
+# Its account and external ids come in the same round trip; only the deal's row is locked.
 _LOCK = (select(Opportunity)
          .where(Opportunity.workspace_id == bindparam("workspace_id"), Opportunity.id == bindparam("id"))
-         .options(undefer(Opportunity.records_snapshot))
+         .options(undefer(Opportunity.records_snapshot), joinedload(Opportunity.external_id_rows))
          .with_for_update(of=Opportunity))
 
 
 def lock_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID) -> Opportunity:
     """The opportunity if the caller may write it, its row locked until commit: writes to one
     deal run one at a time."""
-    opportunity = session.scalars(_LOCK, {"workspace_id": caller.workspace_id, "id": opportunity_id}).one_or_none()
+    opportunity = session.scalars(_LOCK, {"workspace_id": caller.workspace_id,
+                                          "id": opportunity_id}).unique().one_or_none()
     if opportunity is None:
         raise _not_found(opportunity_id)
     return _check(session, caller, opportunity, "write")

@@ -10,7 +10,7 @@ from uuid6 import uuid7
 
 from app.accounts.models import Account
 from app.accounts.schemas import AccountCreate
-from app.accounts.service import create_account, find_account, get_account
+from app.accounts.service import account_named, get_account
 from app.caller import Caller
 from app.db import utcnow
 from app.engine.definition import OUTCOMES, ProcessDefinition
@@ -20,17 +20,17 @@ from app.engine.machine import MoveResult, machine_for
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.etags import check_if_match
 from app.identity.policy import may_assign, visible_owners
-from app.opportunities.changes import announce, change_deal, move_deal, open_deal, shown
+from app.opportunities.changes import announce, change_deal, move_deal, open_deals, shown
 from app.opportunities.document import facts_of
 from app.opportunities.lookup import get_opportunity, lock_opportunity
 from app.opportunities.models import HistoryEntry, Opportunity, OpportunityExternalId
 from app.opportunities.schemas import OpportunityCreate, OpportunityUpdate
 from app.paging import page
-from app.phases.catalog import RECORD_KINDS
+from app.phases.catalog import empty_snapshot
 from app.phases.deploy.plan import create_follow_up_plan
 from app.processes.service import get_definition, latest_definition, published_definitions
 
-__all__ = ["get_opportunity", "create_opportunity", "update_opportunity", "list_opportunities",
+__all__ = ["get_opportunity", "create_opportunity", "new_opportunity", "update_opportunity", "list_opportunities",
            "move_opportunity", "apply_move", "evaluate_step_gate", "get_guidance", "list_history"]
 
 
@@ -39,10 +39,9 @@ def account_of(session: Session, caller: Caller, data: OpportunityCreate) -> Acc
     if data.account_id is not None:
         return get_account(session, caller, data.account_id)
     assert data.account is not None
-    account = find_account(session, caller, data.account.name)
-    if account is None:
-        return create_account(session, caller, AccountCreate(name=data.account.name, industry=data.account.industry))
-    if data.account.industry not in (None, account.industry):
+    account, created = account_named(session, caller, AccountCreate(name=data.account.name,
+                                                                   industry=data.account.industry))
+    if not created and data.account.industry not in (None, account.industry):
         raise Conflict(f"The account {account.name!r} ({account.id}) is in the industry {account.industry!r}, not "
                        f"{data.account.industry!r}: name it by account_id, or change it at /v1/accounts/{account.id}.",
                        account_id=str(account.id))
@@ -54,12 +53,20 @@ def create_opportunity(session: Session, caller: Caller, data: OpportunityCreate
     """Open a new opportunity at the first step of the latest version of its process (named by other systems'
     ids, when given: the caller has checked they are free)."""
     definition = latest_definition(session, caller.workspace_id, data.process)
-    first = definition.first_step
     owner = owner or data.owner or caller.actor
     if not may_assign(session, caller, owner):
         raise Forbidden(f"A {caller.role} may not open an opportunity for {owner}.")
-    account = account or account_of(session, caller, data)
-    now = utcnow()
+    opportunity = new_opportunity(caller, data, definition=definition, owner=owner,
+                                  account=account or account_of(session, caller, data), external_ids=external_ids)
+    open_deals(session, [opportunity])
+    return opportunity
+
+
+def new_opportunity(caller: Caller, data: OpportunityCreate, *, definition: ProcessDefinition, owner: str,
+                    account: Account, external_ids: Mapping[str, str] | None) -> Opportunity:
+    """A new opportunity's row at the first step of the definition, not stored yet (its owner and account
+    checked by the caller); open_deals stores it."""
+    first, now = definition.first_step, utcnow()
     opportunity = Opportunity(
         workspace_id=caller.workspace_id, id=uuid7(), name=data.name, account=account, owner=owner,
         value_amount=data.value.amount if data.value else None,
@@ -67,13 +74,11 @@ def create_opportunity(session: Session, caller: Caller, data: OpportunityCreate
         expected_close_date=data.expected_close_date,
         process_key=definition.key, process_version=definition.version,
         status="open", phase=first.phase, step=first.name, step_entered_at=now, version=1,
-        records_snapshot={kind.collection: {"shape": kind.shape, "revision": "empty", "records": kind.empty}
-                          for kind in RECORD_KINDS.values()},
+        records_snapshot=empty_snapshot(),
         created_at=now, created_by=caller.actor, updated_at=now, updated_by=caller.actor)
     opportunity.external_id_rows = [OpportunityExternalId(workspace_id=caller.workspace_id, target_id=opportunity.id,
                                                           system=system, external_id=value)
                                     for system, value in (external_ids or {}).items()]
-    open_deal(session, opportunity)
     return opportunity
 
 

@@ -1,5 +1,7 @@
 """Every kind of record an opportunity gathers, phase by phase."""
 
+from typing import Any
+
 from app.phases.deploy import schemas as deploy
 from app.phases.deploy.models import Acceptance, BuyingSignal, Objection, Presentation, Task
 from app.phases.design import schemas as design
@@ -9,7 +11,7 @@ from app.phases.diagnose.models import Problem, Qualification
 from app.phases.discover import schemas as discover
 from app.phases.discover.models import (AccountProfile, Activity, Competitor, DecisionProcess,
                                         MeetingPlan, PoliticsNote, Stakeholder)
-from app.phases.records import RecordKind
+from app.phases.records import RecordKind, json_bytes
 
 _KINDS = (
     # Discover
@@ -62,3 +64,9 @@ RECORD_KINDS: dict[str, RecordKind] = {kind.collection: kind for kind in _KINDS}
 for _referring in _KINDS:
     for _field, _model in _referring.references.items():
         next(k for k in _KINDS if k.model is _model).referred_by.append((_referring, _field))
+
+
+def empty_snapshot() -> dict[str, Any]:
+    """The snapshot of a new deal: no records of any kind."""
+    return {kind.collection: {"shape": kind.shape, "revision": "empty", "records": kind.empty,
+                              "bytes": json_bytes(kind.empty)} for kind in RECORD_KINDS.values()}

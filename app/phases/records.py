@@ -209,7 +209,7 @@ def shape_collection(session: Session, kind: RecordKind, opportunity: Any) -> An
     return shaped
 
 
-def _size(records: Any) -> int:
+def json_bytes(records: Any) -> int:
     """Bytes of records as JSON."""
     return len(json.dumps(records, separators=(",", ":")).encode())
 
@@ -219,17 +219,27 @@ def refresh_snapshot(session: Session, kind: RecordKind, opportunity: Any) -> No
     the snapshot would grow past its limit, since every later write to the deal rewrites all of it."""
     session.flush()
     kind.model.after_write(session, opportunity)
-    records = shape_collection(session, kind, opportunity)
-    entry = {"shape": kind.shape, "revision": uuid7().hex, "records": records, "bytes": _size(records)}
+    _set_snapshot(kind, opportunity, shape_collection(session, kind, opportunity))
+    session.flush()
+
+
+def preset_records(kind: RecordKind, opportunity: Any, records: Sequence[OpportunityRecord]) -> None:
+    """Give a deal not stored yet its first records of a kind (one whose writes derive nothing else): they are in
+    its snapshot from the start, and open_deals stores them with it."""
+    assert kind.model.after_write.__func__ is OpportunityRecord.after_write.__func__, kind.collection
+    _set_snapshot(kind, opportunity, [kind.read.model_validate(r).model_dump(mode="json") for r in records])
+
+
+def _set_snapshot(kind: RecordKind, opportunity: Any, records: Any) -> None:
+    entry = {"shape": kind.shape, "revision": uuid7().hex, "records": records, "bytes": json_bytes(records)}
     snapshot = {**(opportunity.records_snapshot or {}), kind.collection: entry}
-    total = sum(e.get("bytes", _size(e.get("records"))) for e in snapshot.values())
+    total = sum(e["bytes"] if "bytes" in e else json_bytes(e.get("records")) for e in snapshot.values())
     limit = get_settings().max_snapshot_bytes
     if total > limit:
         raise LimitExceeded(f"The records of opportunity {opportunity.id} would take {total:,} bytes, over the "
                             f"limit of {limit:,} for one deal; shorten or remove records.",
                             limit="max_snapshot_bytes", value=limit, setting="DEALGATE_MAX_SNAPSHOT_BYTES")
     opportunity.records_snapshot = snapshot
-    session.flush()
 
 
 def snapshot_revision(opportunity: Any, kind: RecordKind) -> str | None:
@@ -324,6 +334,14 @@ def _create(session: Session, caller: Caller, kind: RecordKind, opportunity: Any
             values: dict[str, Any], external_ids: Mapping[str, str] | None = None) -> OpportunityRecord:
     _check_room(session, kind, opportunity)
     _check_references(session, caller, kind, opportunity.id, values)
+    record = new_record(caller, kind, opportunity, values, external_ids)
+    add_records(session, caller.actor, kind, opportunity, [record], record.created_at)
+    return record
+
+
+def new_record(caller: Caller, kind: RecordKind, opportunity: Any, values: Mapping[str, Any],
+               external_ids: Mapping[str, str] | None = None) -> OpportunityRecord:
+    """A new record's row under a deal, not stored yet (named by other systems' ids the caller found free)."""
     now = utcnow()
     record = kind.model(workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id,
                         version=1, created_at=now, created_by=caller.actor, updated_at=now,
@@ -332,7 +350,6 @@ def _create(session: Session, caller: Caller, kind: RecordKind, opportunity: Any
     record.fill_defaults(opportunity)
     if external_ids:
         record.add_external_ids(external_ids)
-    add_records(session, caller.actor, kind, opportunity, [record], now)
     return record
 
 
@@ -342,14 +359,19 @@ def add_records(session: Session, actor: str, kind: RecordKind, opportunity: Any
     session.add_all(records)
     change_deal(session, opportunity, actor, at)
     refresh_snapshot(session, kind, opportunity)
-    announce(session, opportunity, actor, at,
-             [event for record in records for event in _events(kind, "created", _shown(kind, opportunity, record.id))])
+    announce(session, opportunity, actor, at, created_events(kind, opportunity, records))
 
 
 def _shown(kind: RecordKind, opportunity: Any, record_id: uuid.UUID) -> dict[str, Any]:
     """A record as the API shows it, from the deal's fresh snapshot."""
     _, rows = snapshot_records(opportunity, kind)
     return next(row for row in ([rows] if kind.singleton else rows) if row["id"] == str(record_id))
+
+
+def created_events(kind: RecordKind, opportunity: Any,
+                   records: Sequence[OpportunityRecord]) -> list[tuple[str, dict[str, Any]]]:
+    """What storing new records of a deal announces, each record as its fresh snapshot shows it."""
+    return [event for record in records for event in _events(kind, "created", _shown(kind, opportunity, record.id))]
 
 
 def _events(kind: RecordKind, what: str, record: dict[str, Any],
