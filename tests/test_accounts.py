@@ -129,3 +129,12 @@ def test_deals_opened_at_once_for_a_new_customer_all_succeed_with_one_account(cl
         answers = list(pool.map(lambda _: client.post("/v1/opportunities", json=body), range(16)))
     assert [a.status_code for a in answers] == [201] * 16, [a.text for a in answers if a.status_code != 201]
     assert len({a.json()["account"]["id"] for a in answers}) == 1 and count_rows(app)["account"] == 1
+
+
+def test_concurrent_changes_of_one_account_each_apply(client: TestClient) -> None:
+    account = client.post("/v1/accounts", json={"name": "Busy Account"}).json()
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda n: client.patch(f"/v1/accounts/{account['id']}", json={"name": f"Busy {n}"}),
+                                range(8)))
+    assert [a.status_code for a in answers] == [200] * 8, [a.text for a in answers if a.status_code != 200]
+    assert client.get(f"/v1/accounts/{account['id']}").json()["version"] == 9

@@ -208,3 +208,31 @@ def test_concurrent_batches_that_make_the_same_accounts_store_every_deal_once(ap
     assert sorted({r["status"] for a in answers for r in a.json()["results"]}) == [201]
     rows = count_rows(app)
     assert (rows["opportunity"], rows["account"], rows["stakeholder"], rows["account_external_id"]) == (200, 5, 200, 5)
+
+
+def test_an_accounts_crm_id_is_never_taken_by_another_crm_account_of_the_same_name(app: FastAPI,
+                                                                                   workplace: Workplace) -> None:
+    crm = _crm(app, workplace)
+    assert crm.put("/v1/accounts/external/salesforce/A1", json={"name": "Acme"}).status_code == 201
+    other = crm.put("/v1/accounts/external/salesforce/A2", json={"name": "Acme"})
+    assert other.status_code == 409 and "rename one of them" in other.json()["detail"]
+    assert crm.get("/v1/accounts", params={"name": "Acme"}).json()["items"][0]["external_ids"] == {"salesforce": "A1"}
+
+
+def test_a_closed_deal_pushed_again_unchanged_is_answered_not_refused(app: FastAPI, workplace: Workplace) -> None:
+    crm = _crm(app, workplace)
+    body = {**DEAL, "stage": "Closed Lost", "stakeholders": [{**ECONOMIC_BUYER, "external_id": "003D"}]}
+    first = crm.put("/v1/opportunities/external/salesforce/L1", json=body)
+    assert first.status_code == 201 and first.json()["status"] == "lost"
+    again = crm.put("/v1/opportunities/external/salesforce/L1", json=body)
+    assert again.status_code == 200 and again.json()["version"] == first.json()["version"]
+    changed = crm.put("/v1/opportunities/external/salesforce/L1",
+                      json={**body, "stakeholders": [{**ECONOMIC_BUYER, "title": "CFO", "external_id": "003D"}]})
+    assert changed.status_code == 409 and changed.json()["type"].endswith("deal-closed")
+
+
+def test_a_rep_learns_nothing_of_a_deal_it_may_not_write_by_its_crm_id(app: FastAPI, workplace: Workplace) -> None:
+    made = _crm(app, workplace).put("/v1/opportunities/external/salesforce/006Z", json=DEAL).json()
+    zoe = TestClient(app, headers=workplace.as_user("rep.zoe"))
+    refused = zoe.put("/v1/opportunities/external/salesforce/006Z", json=DEAL)
+    assert refused.status_code == 403 and made["id"] not in refused.text

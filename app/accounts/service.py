@@ -107,7 +107,9 @@ def add_accounts(session: Session, caller: Caller, accounts: Sequence[Account]) 
 
 def update_account(session: Session, caller: Caller, account: Account, changes: Mapping[str, Any],
                    if_match: str | None) -> Account:
-    """Change an account's fields (and its external ids), guarded by If-Match."""
+    """Change an account's fields (and its external ids), guarded by If-Match; its row locked first, so two
+    changes of one account run one after the other."""
+    session.refresh(account, with_for_update=True)
     check_if_match(account, if_match, required=caller.require_if_match)
     changes = dict(changes)
     if changes.get("owner") not in (None, account.owner):

@@ -87,6 +87,10 @@ def upsert_account(session: Session, caller: Caller, system: str, external_id: s
         account, created = account_named(session, caller, AccountCreate(**sent, external_ids={system: external_id}))
         if created:
             return Upserted(account, True)
+        if account.external_ids.get(system, external_id) != external_id:
+            raise Conflict(f"The account {account.name!r} ({account.id}) is {system} account "
+                           f"{account.external_ids[system]!r}, not {external_id!r}: rename one of them.",
+                           account_id=str(account.id))
     return Upserted(update_account(session, caller, account, {**sent, "external_ids": {system: external_id}},
                                    if_match), False)
 
@@ -128,7 +132,11 @@ def upsert_opportunity(session: Session, caller: Caller, system: str, external_i
             sent["owner"] = _owner(session, caller, system, found_map, data.owner, "/owner")
         if account is not None:
             sent["account_id"] = account.id
-        version = lock_opportunity(session, caller, deal_id).version
+        try:
+            version = lock_opportunity(session, caller, deal_id).version
+        except Forbidden:  # the caller learns nothing of a deal it may not write, not even its id
+            raise Forbidden(f"A {caller.role} may not write the deal that {system} id {external_id!r} "
+                            "names.") from None
         opportunity = update_opportunity(session, caller, deal_id, OpportunityUpdate.model_validate(sent), if_match)
         created = False
     for item in data.stakeholders:
@@ -148,6 +156,9 @@ def upsert_stakeholder(session: Session, caller: Caller, opportunity_id: uuid.UU
     if found is None:
         return Upserted(records.create_record(session, caller, STAKEHOLDERS, opportunity_id, values,
                                               external_ids={system: external_id}), True)
+    record = records.get_record(session, caller, STAKEHOLDERS, opportunity_id, found)
+    if if_match is None and all(getattr(record, name) == value for name, value in values.items()):
+        return Upserted(record, False)  # unchanged: nothing to write, even on a closed deal
     return Upserted(records.update_record(session, caller, STAKEHOLDERS, opportunity_id, found, values, if_match),
                     False)
 
@@ -255,7 +266,6 @@ class _NewDeal:
     definition: Any
     owner: str
     account: Account
-    wanted: str | None
 
 
 def open_new_deals(session: Session, caller: Caller, system: str,
@@ -280,15 +290,8 @@ def open_new_deals(session: Session, caller: Caller, system: str,
     except (DomainError, DBAPIError):  # a concurrent batch made one of these first, say
         return outcomes  # the planned items go one by one, each refused or stored on its own
     for deal, opportunity in zip(plan.deals, opportunities, strict=True):
-        stage = None
-        if deal.wanted is not None:
-            try:
-                with savepoint(session):
-                    stage = follow_stage(session, caller, opportunity, system, deal.item.stage, deal.wanted,
-                                         deal.item.override)
-            except DomainError as refusal:  # the deal is stored; its stage could not be followed
-                outcomes[deal.index] = refusal
-                continue
+        stage = None if deal.item.stage is None else follow_stage(  # at the first step already: nothing moves
+            session, caller, opportunity, system, deal.item.stage, opportunity.step, None)
         outcomes[deal.index] = Upserted(opportunity, True, stage)
     return outcomes
 
@@ -330,8 +333,8 @@ class _Plan:
             self.definitions[item.process] = latest_definition(self.session, self.caller.workspace_id, item.process)
         definition = self.definitions[item.process]
         wanted = _stage_target(self.system, self.found_map, item.stage)
-        if wanted is not None and wanted not in OUTCOMES and not definition.has_step(wanted):
-            return None  # the one-by-one upsert says what is wrong
+        if wanted is not None and wanted != definition.first_step.name:
+            return None  # a deal that moves goes one by one: its move and its creation stand or fall together
         if item.owner not in self.owners:
             owner = _owner(self.session, self.caller, self.system, self.found_map, item.owner, "/owner") \
                 or self.caller.actor
@@ -341,8 +344,7 @@ class _Plan:
         account = self._account(item)  # last: an account planned here is made only with its deal
         if account is None:
             return None
-        return _NewDeal(index, item, definition, self.owners[item.owner], account,
-                        None if wanted == definition.first_step.name else wanted)
+        return _NewDeal(index, item, definition, self.owners[item.owner], account)
 
     def _account(self, item: Any) -> Account | None:
         """The deal's account as it stands or as this batch makes it; None when the account would change."""
