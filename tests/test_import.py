@@ -183,3 +183,27 @@ def test_ndjson_of_our_own_schema_imports(server: tuple[str, str], tmp_path: Pat
     api = httpx2.Client(base_url=url, headers={"Authorization": f"Bearer {key}"})
     [deal] = api.get("/v1/opportunities").json()["items"]
     assert deal["external_ids"] == {"erp": "n-1"} and deal["owner"] == "admin"
+
+
+def test_a_batch_is_retried_under_one_key_and_a_second_run_uses_another(tmp_path: Path) -> None:
+    from app.integrations.importer import Client, Row, send
+
+    seen: list[tuple[int, str]] = []
+
+    def network(request: httpx2.Request) -> httpx2.Response:
+        """A server that drops the first try and is busy at the second (a 503), then answers."""
+        seen.append((len(seen), request.headers["Idempotency-Key"]))
+        if len(seen) == 1:
+            raise httpx2.ConnectError("connection dropped", request=request)
+        if len(seen) == 2:
+            return httpx2.Response(503, json={"detail": "busy"})
+        return httpx2.Response(200, json={"results": [{"status": 201, "stage_sync": None}]})
+
+    batch = [Row(2, {"external_id": "1", "name": "x"}, "1")]
+    first = Client("http://crm.invalid", "dg_unused", httpx2.MockTransport(network))
+    assert send(first, "salesforce", batch).created == 1
+    assert len(seen) == 3 and len({key for _, key in seen}) == 1  # one batch, one key, three tries
+    key = seen[0][1]
+    seen.clear()
+    send(Client("http://crm.invalid", "dg_unused", httpx2.MockTransport(network)), "salesforce", batch)
+    assert {k for _, k in seen} != {key}  # a second run of the import sends its batches afresh

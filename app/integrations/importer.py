@@ -225,10 +225,10 @@ class Client:
     """The API, over one kept-alive connection; `run` names this run in its Idempotency-Keys, so a retried
     batch has one effect while a second run of the import upserts afresh."""
 
-    def __init__(self, url: str, key: str) -> None:
+    def __init__(self, url: str, key: str, transport: httpx2.BaseTransport | None = None) -> None:
         self.run = uuid.uuid4().hex
         self.http = httpx2.Client(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {key}"},
-                                  timeout=120)
+                                  transport=transport, timeout=120)
 
     def call(self, method: str, path: str, body: Any = None, **headers: str) -> httpx2.Response:
         """One request, retried with backoff while the failure is one a retry can mend."""
