@@ -6,18 +6,20 @@ import hashlib
 import os
 import threading
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Response
 from fastapi import params
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
-from sqlalchemy import DateTime, MetaData, String, create_engine, event, text
+from sqlalchemy import DateTime, MetaData, String, create_engine, event, insert, inspect, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, object_session, sessionmaker
+from sqlalchemy.orm import (DeclarativeBase, Mapped, Session, declared_attr, make_transient_to_detached, mapped_column,
+                            object_session, sessionmaker)
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import TypeDecorator
 
 from app.errors import UnknownParameter
@@ -87,6 +89,7 @@ class Tracked:
             self.version += 1
 
 
+RowT = TypeVar("RowT")
 _CHANGED = "changed"  # the session's rows changed in its current transaction, by id
 
 
@@ -99,6 +102,58 @@ def first_change(row: Any) -> bool:
         return False
     changed[id(row)] = row  # held, so its id is not reused within the transaction
     return True
+
+
+@functools.cache
+def _columns(mapper: Any) -> tuple[list[tuple[str, str, bool]], list[str]]:
+    """A mapped class's columns (attribute, column, whether it has a default) and its collections."""
+    columns = [(a.key, a.columns[0].key, a.columns[0].default is not None or a.columns[0].server_default is not None)
+               for a in mapper.column_attrs]
+    return columns, [r.key for r in mapper.relationships if r.uselist and not r.viewonly]
+
+
+def new_row(model: type[RowT], **values: Any) -> RowT:
+    """A new row built as the ORM builds a row it loads: without the change events that take most of the
+    time of making one (store_new or a flush stores it all the same)."""
+    row = model.__mapper__.class_manager.new_instance()
+    _, collections = _columns(model.__mapper__)
+    for key, value in values.items():
+        if key in collections:
+            set_committed_value(row, key, value)
+        else:
+            row.__dict__[key] = value
+    return row
+
+
+def store_new(session: Session, rows: Iterable[Any]) -> None:
+    """Insert new rows and the rows of their collections, each after those its foreign keys name, with one
+    statement a table instead of a unit-of-work flush, and hold them in the session as if loaded (what a
+    flush would do, at a fraction of its cost for hundreds of rows). Rows give their foreign keys as columns
+    (a relationship sets none); a column left unset is stored as NULL, or as its default where it has one."""
+    session.flush()  # what the session holds already goes first: the new rows may name it
+    roots, stored = list(rows), []
+    tables: dict[Any, dict[tuple[str, ...], list[dict[str, Any]]]] = {}
+    pending = list(reversed(roots))
+    while pending:  # each row, then the rows of its collections
+        row = pending.pop()
+        stored.append(row)
+        mapper = inspect(row).mapper
+        columns, collections = _columns(mapper)
+        values = {}
+        for key, column, has_default in columns:
+            if key in row.__dict__:
+                values[column] = row.__dict__[key]
+            elif not has_default:
+                set_committed_value(row, key, None)
+                values[column] = None
+        tables.setdefault(mapper.local_table, {}).setdefault(tuple(values), []).append(values)
+        pending += reversed([child for key in collections for child in row.__dict__.get(key, ())])
+    for table, kinds in tables.items():
+        for values in kinds.values():
+            session.execute(insert(table), values)
+    for row in stored:
+        make_transient_to_detached(row)
+    session.add_all(roots)  # and, by cascade, the rows of their collections
 
 
 @contextmanager

@@ -1,10 +1,10 @@
 """Account use cases: create, read, change, list, and find by name or by another system's id."""
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from uuid6 import uuid7
@@ -12,7 +12,7 @@ from uuid6 import uuid7
 from app.accounts.models import Account, AccountExternalId
 from app.accounts.schemas import AccountCreate, AccountRead
 from app.caller import Caller
-from app.db import first_change, savepoint, utcnow
+from app.db import first_change, new_row, savepoint, store_new, utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.etags import check_if_match
 from app.external_ids import external_target, set_external_ids
@@ -51,6 +51,15 @@ def find_account(session: Session, caller: Caller, name: str) -> Account | None:
                                                   Account.name == name)).one_or_none()
 
 
+def stored_accounts(session: Session, caller: Caller, ids: Iterable[uuid.UUID], names: Iterable[str]) -> list[Account]:
+    """The workspace's accounts with these ids or names: one query."""
+    ids, names = set(ids), set(names)
+    if not ids and not names:
+        return []
+    return list(session.scalars(select(Account).where(Account.workspace_id == caller.workspace_id, or_(
+        Account.id.in_(ids), Account.name.in_(names)))))
+
+
 def find_external_account(session: Session, caller: Caller, system: str, external_id: str) -> Account | None:
     """The account that system's id names, if any."""
     found = external_target(session, AccountExternalId, caller.workspace_id, system, external_id)
@@ -86,21 +95,19 @@ def account_named(session: Session, caller: Caller, data: AccountCreate) -> tupl
 def new_account(caller: Caller, data: AccountCreate, external_ids: Mapping[str, str] | None = None) -> Account:
     """A new account's row, not stored yet, named by other systems' ids the caller has found free."""
     now = utcnow()
-    account = Account(workspace_id=caller.workspace_id, id=uuid7(), name=data.name, industry=data.industry,
-                      size=data.size, owner=data.owner, version=1, created_at=now, created_by=caller.actor,
-                      updated_at=now, updated_by=caller.actor)
-    account.external_id_rows = [AccountExternalId(workspace_id=caller.workspace_id, target_id=account.id,
-                                                  system=system, external_id=value)
-                                for system, value in (external_ids or {}).items()]
-    return account
+    account_id = uuid7()
+    return new_row(Account, workspace_id=caller.workspace_id, id=account_id, name=data.name, industry=data.industry,
+                   size=data.size, owner=data.owner, version=1, created_at=now, created_by=caller.actor,
+                   updated_at=now, updated_by=caller.actor, external_id_rows=[
+                       new_row(AccountExternalId, workspace_id=caller.workspace_id, target_id=account_id,
+                               system=system, external_id=value) for system, value in (external_ids or {}).items()])
 
 
 def add_accounts(session: Session, caller: Caller, accounts: Sequence[Account]) -> None:
     """Store new accounts (their names checked by the caller), each with its event."""
-    session.add_all(accounts)
+    store_new(session, accounts)
     for account in accounts:
         first_change(account)
-    session.flush()
     append_events(session, [event_row(caller.workspace_id, "account.created", account.created_at,
                                       {"actor": caller.actor, "account": _shown(account)}) for account in accounts])
 

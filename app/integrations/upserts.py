@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Account, AccountExternalId
 from app.accounts.schemas import AccountCreate
-from app.accounts.service import (account_named, add_accounts, find_account, find_external_account, get_account,
-                                  new_account, update_account)
+from app.accounts.service import (account_named, add_accounts, find_external_account, get_account, new_account,
+                                  stored_accounts, update_account)
 from app.caller import Caller
 from app.db import savepoint, utcnow
 from app.engine.definition import OUTCOMES
@@ -309,8 +309,7 @@ class _Plan:
         by_external = external_targets(session, AccountExternalId, caller.workspace_id, system,
                                        [a.external_id for a in links if a.external_id])
         ids = set(by_external.values()) | {item.account_id for _, item in items if item.account_id}
-        stored = [a for a in (session.get(Account, (caller.workspace_id, i)) for i in ids) if a is not None]
-        stored += [a for a in (find_account(session, caller, name) for name in {a.name for a in links}) if a]
+        stored = stored_accounts(session, caller, ids, (a.name for a in links))
         self.accounts_by_id = {a.id: a for a in stored}
         self.accounts_by_name = {a.name: a for a in stored}
         self.by_external = {key: self.accounts_by_id[target] for key, target in by_external.items()}
@@ -392,9 +391,7 @@ def _store(session: Session, caller: Caller, system: str, plan: _Plan) -> list[O
         stakeholders += records
     # By name: two batches that make some of the same accounts take their locks in the same order.
     add_accounts(session, caller, sorted(plan.new_accounts.values(), key=lambda account: account.name))
-    open_deals(session, opportunities)
-    session.add_all(stakeholders)
-    session.flush()
+    open_deals(session, opportunities, stakeholders)
     append_events(session, [row for opportunity, records in announced for row in event_rows(
         opportunity, caller.actor, opportunity.created_at, created_events(STAKEHOLDERS, opportunity, records))])
     return opportunities

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from uuid6 import uuid7
 
-from app.db import first_change
+from app.db import first_change, store_new
 from app.errors import Conflict
 from app.opportunities.models import HistoryEntry, Opportunity
 from app.opportunities.schemas import OpportunityRead
@@ -43,27 +43,6 @@ def shown(opportunity: Opportunity) -> dict[str, Any]:
     return OpportunityRead.model_validate(opportunity).model_dump(mode="json")
 
 
-def open_deals(session: Session, opportunities: Sequence[Opportunity]) -> None:
-    """Store new opportunities at version 1, each with its first history entry and its event (many at once: one
-    statement a table)."""
-    session.add_all(opportunities)
-    for opportunity in opportunities:
-        first_change(opportunity)  # version 1 is this transaction's version
-    session.flush()  # the history rows' foreign key needs the opportunities stored first
-    session.add_all([HistoryEntry(
-        workspace_id=o.workspace_id, id=uuid7(), opportunity_id=o.id, seq=o.version, kind="create", to_step=o.step,
-        to_phase=o.phase, to_status=o.status, actor=o.created_by, at=o.created_at, gates=[]) for o in opportunities])
-    session.flush()
-    append_events(session, [row for o in opportunities for row in event_rows(
-        o, o.created_by, o.created_at, [("opportunity.created", {"opportunity": shown(o)})])])
-
-
-def change_deal(session: Session, opportunity: Opportunity, actor: str, at: datetime, events: Events = ()) -> None:
-    """A change to the deal or its records: its version rises (once this transaction), its events are appended."""
-    opportunity.touch(actor, at)
-    announce(session, opportunity, actor, at, events)
-
-
 # The hot path, built once: plain statements instead of a unit-of-work flush, and no
 # construction or cache keying per request.
 _OPPORTUNITY = Opportunity.__table__
@@ -73,6 +52,32 @@ _MOVE = (update(_OPPORTUNITY)
          .values({name: bindparam(name) for name in ("step", "phase", "status", "outcome_reason_code", "version",
                                                      "updated_at", "updated_by", "step_entered_at")}))
 _RECORD_MOVE = insert(HistoryEntry.__table__)
+
+
+def _history(opportunity: Opportunity, **entry: Any) -> dict[str, Any]:
+    """The row of a history entry of the deal; what entry leaves out is empty."""
+    return {"workspace_id": opportunity.workspace_id, "id": uuid7(), "opportunity_id": opportunity.id,
+            "from_step": None, "from_phase": None, "from_status": None, "reason": None, "reason_code": None,
+            "gates": [], "override_justification": None, "overridden": None, **entry}
+
+
+def open_deals(session: Session, opportunities: Sequence[Opportunity], records: Sequence[Any] = ()) -> None:
+    """Store new opportunities at version 1, each with its first history entry and its event, and the records
+    preset in their snapshots (many at once: one statement a table)."""
+    store_new(session, [*opportunities, *records])
+    session.execute(_RECORD_MOVE, [_history(o, seq=1, kind="create", to_step=o.step, to_phase=o.phase,
+                                            to_status=o.status, actor=o.created_by, at=o.created_at)
+                                   for o in opportunities])
+    for opportunity in opportunities:
+        first_change(opportunity)  # version 1 is this transaction's version
+    append_events(session, [row for o in opportunities for row in event_rows(
+        o, o.created_by, o.created_at, [("opportunity.created", {"opportunity": shown(o)})])])
+
+
+def change_deal(session: Session, opportunity: Opportunity, actor: str, at: datetime, events: Events = ()) -> None:
+    """A change to the deal or its records: its version rises (once this transaction), its events are appended."""
+    opportunity.touch(actor, at)
+    announce(session, opportunity, actor, at, events)
 
 
 def move_deal(session: Session, opportunity: Opportunity, *, kind: str, to_step: str, to_phase: str,
@@ -86,13 +91,11 @@ def move_deal(session: Session, opportunity: Opportunity, *, kind: str, to_step:
              "version": opportunity.version + 1, "updated_at": at, "updated_by": actor,
              "step_entered_at": at if to_step != opportunity.step else opportunity.step_entered_at}
     origin = {"step": opportunity.step, "phase": opportunity.phase, "status": opportunity.status}
-    history = {"workspace_id": opportunity.workspace_id, "id": uuid7(), "opportunity_id": opportunity.id,
-               "seq": moved["version"], "kind": kind, "from_step": opportunity.step,
-               "from_phase": opportunity.phase, "from_status": opportunity.status,
-               "to_step": to_step, "to_phase": to_phase, "to_status": to_status, "actor": actor, "at": at,
-               "reason": reason, "reason_code": reason_code, "gates": gates,
-               "override_justification": override if overridden else None,
-               "overridden": list(overridden) if overridden else None}
+    history = _history(opportunity, seq=moved["version"], kind=kind, from_step=opportunity.step,
+                       from_phase=opportunity.phase, from_status=opportunity.status, to_step=to_step,
+                       to_phase=to_phase, to_status=to_status, actor=actor, at=at, reason=reason,
+                       reason_code=reason_code, gates=gates, override_justification=override if overridden else None,
+                       overridden=list(overridden) if overridden else None)
     updated = session.execute(_MOVE, {**moved, "workspace_id_": opportunity.workspace_id,
                                       "id_": opportunity.id, "version_": opportunity.version})
     if updated.rowcount != 1:  # the row is locked, so this only guards against a broken lock

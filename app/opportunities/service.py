@@ -12,7 +12,7 @@ from app.accounts.models import Account
 from app.accounts.schemas import AccountCreate
 from app.accounts.service import account_named, get_account
 from app.caller import Caller
-from app.db import utcnow
+from app.db import new_row, utcnow
 from app.engine.definition import OUTCOMES, ProcessDefinition
 from app.engine.gates import Facts, GateResult, evaluate_gate
 from app.engine.guidance import Guidance, guide
@@ -66,20 +66,19 @@ def new_opportunity(caller: Caller, data: OpportunityCreate, *, definition: Proc
                     account: Account, external_ids: Mapping[str, str] | None) -> Opportunity:
     """A new opportunity's row at the first step of the definition, not stored yet (its owner and account
     checked by the caller); open_deals stores it."""
-    first, now = definition.first_step, utcnow()
-    opportunity = Opportunity(
-        workspace_id=caller.workspace_id, id=uuid7(), name=data.name, account=account, owner=owner,
+    first, now, opportunity_id = definition.first_step, utcnow(), uuid7()
+    return new_row(
+        Opportunity, workspace_id=caller.workspace_id, id=opportunity_id, name=data.name, account=account,
+        account_id=account.id, owner=owner,
         value_amount=data.value.amount if data.value else None,
         value_currency=data.value.currency if data.value else None,
         expected_close_date=data.expected_close_date,
         process_key=definition.key, process_version=definition.version,
         status="open", phase=first.phase, step=first.name, step_entered_at=now, version=1,
         records_snapshot=empty_snapshot(),
-        created_at=now, created_by=caller.actor, updated_at=now, updated_by=caller.actor)
-    opportunity.external_id_rows = [OpportunityExternalId(workspace_id=caller.workspace_id, target_id=opportunity.id,
-                                                          system=system, external_id=value)
-                                    for system, value in (external_ids or {}).items()]
-    return opportunity
+        created_at=now, created_by=caller.actor, updated_at=now, updated_by=caller.actor, external_id_rows=[
+            new_row(OpportunityExternalId, workspace_id=caller.workspace_id, target_id=opportunity_id,
+                    system=system, external_id=value) for system, value in (external_ids or {}).items()])
 
 
 def update_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID,

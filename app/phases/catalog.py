@@ -66,7 +66,11 @@ for _referring in _KINDS:
         next(k for k in _KINDS if k.model is _model).referred_by.append((_referring, _field))
 
 
+_EMPTY = {kind.collection: {"shape": kind.shape, "revision": "empty", "records": kind.empty,
+                            "bytes": json_bytes(kind.empty)} for kind in RECORD_KINDS.values()}
+
+
 def empty_snapshot() -> dict[str, Any]:
     """The snapshot of a new deal: no records of any kind."""
-    return {kind.collection: {"shape": kind.shape, "revision": "empty", "records": kind.empty,
-                              "bytes": json_bytes(kind.empty)} for kind in RECORD_KINDS.values()}
+    return {collection: {**entry, "records": None if entry["records"] is None else []}
+            for collection, entry in _EMPTY.items()}

@@ -15,7 +15,7 @@ from sqlalchemy.types import TypeDecorator
 from uuid6 import uuid7
 
 from app.caller import Caller
-from app.db import Tracked, utcnow
+from app.db import Tracked, new_row, utcnow
 from app.errors import Conflict, DealClosed, InvalidInput, LimitExceeded, NotFound, PreconditionFailed
 from app.etags import check_if_match
 from app.identity.models import User
@@ -343,9 +343,8 @@ def new_record(caller: Caller, kind: RecordKind, opportunity: Any, values: Mappi
                external_ids: Mapping[str, str] | None = None) -> OpportunityRecord:
     """A new record's row under a deal, not stored yet (named by other systems' ids the caller found free)."""
     now = utcnow()
-    record = kind.model(workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id,
-                        version=1, created_at=now, created_by=caller.actor, updated_at=now,
-                        updated_by=caller.actor)
+    record = new_row(kind.model, workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id,
+                     version=1, created_at=now, created_by=caller.actor, updated_at=now, updated_by=caller.actor)
     record.apply(values, caller.actor)
     record.fill_defaults(opportunity)
     if external_ids:

@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import (JSON, BigInteger, CheckConstraint, ForeignKeyConstraint, String, Text, UniqueConstraint,
                         func, select)
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
-from app.db import Base, UTCDateTime, utcnow
+from app.db import Base, UTCDateTime, new_row, utcnow
 from app.external_ids import ExternalIdRow, HasExternalIds
 from app.phases.records import MoneyColumns, OpportunityRecord, UUIDList
 
@@ -50,9 +51,10 @@ class Stakeholder(HasExternalIds, OpportunityRecord, Base):
 
     def add_external_ids(self, ids: Mapping[str, str]) -> None:
         """Name the new stakeholder by other systems' ids (free within its deal: the caller looked)."""
-        self.external_id_rows = [StakeholderExternalId(workspace_id=self.workspace_id, target_id=self.id,
-                                                       opportunity_id=self.opportunity_id, system=system,
-                                                       external_id=value) for system, value in ids.items()]
+        set_committed_value(self, "external_id_rows", [
+            new_row(StakeholderExternalId, workspace_id=self.workspace_id, target_id=self.id,
+                    opportunity_id=self.opportunity_id, system=system, external_id=value)
+            for system, value in ids.items()])
 
 
 class AccountProfile(OpportunityRecord, Base):
