@@ -190,7 +190,7 @@ def test_overdue_tasks_are_listed_completed_and_shown_in_guidance(client: TestCl
 def test_guidance_shows_the_checklist_the_next_gate_and_activity(client: TestClient,
                                                                  opportunity: dict[str, Any]) -> None:
     oid = opportunity["id"]
-    prepare(client, oid, "questioning")
+    ids = prepare(client, oid, "questioning")
     move(client, oid, "questioning")
     guidance = client.get(f"/v1/opportunities/{oid}/guidance").json()
     assert (guidance["phase"], guidance["step"], guidance["next_step"]) == ("diagnose", "questioning",
@@ -203,6 +203,9 @@ def test_guidance_shows_the_checklist_the_next_gate_and_activity(client: TestCli
     assert "discover.decision_process_known" in {u["code"] for u in guidance["next_gate"]["unmet"]}
 
     put(client, oid, "decision-process", {"steps": ["Board approval"], "timeline": "Q1"})
+    checklist = {c["text"]: c["done"] for c in client.get(f"/v1/opportunities/{oid}/guidance").json()["checklist"]}
+    assert checklist["Learn how they decide, when, and who signs."] is False  # not yet who signs
+    put(client, oid, "decision-process", {"steps": ["Board approval"], "timeline": "Q1", "signer_id": ids["buyer"]})
     checklist = {c["text"]: c["done"] for c in client.get(f"/v1/opportunities/{oid}/guidance").json()["checklist"]}
     assert checklist["Learn how they decide, when, and who signs."] is True
 

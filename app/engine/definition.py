@@ -172,8 +172,8 @@ class _Compiler:
             return registered.params.model_validate({**defaults, **raw}).model_dump(mode="json")
         except ValidationError as invalid:
             for e in invalid.errors():
-                where = "/".join(str(part) for part in e["loc"])
-                self.error(f"{pointer}/params/{where}", f"{kind}: {e['msg']}")
+                where = "".join(f"/{part}" for part in e["loc"])
+                self.error(f"{pointer}/params{where}", f"{kind}: {e['msg']}")
             return {}
 
     def requirement(self, spec: RequirementSpec, pointer: str) -> Requirement:

@@ -8,7 +8,13 @@ from pydantic import Field
 from app.engine.checks import Params, check
 
 
-class HorizonParams(Params):
+class RequiredParams(Params):
+    """With `required`, a price that cannot be judged yet (no scope, or no budget known) does not pass."""
+
+    required: bool = False
+
+
+class HorizonParams(RequiredParams):
     """Months within which the problems' cost must pay the price back."""
 
     horizon_months: int = Field(ge=1, le=600)
@@ -54,12 +60,26 @@ def scope_solves_problems(document: Mapping[str, Any], params: Mapping[str, Any]
     return {"scope_items": len(items), "unlinked": unlinked} if unlinked else None
 
 
-@check("price_within_budget")
+@check("options_weighed")
+def options_weighed(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The options include a competitor's and doing nothing, and each is chosen or set aside with the reason."""
+    options = document["solution_options"]
+    missing = sorted({"competitor", "do_nothing"} - {o["provider"] for o in options})
+    undecided = [o["id"] for o in options if o["decision"] == "open" or _empty_text(o["decision_reason"])]
+    return {"missing_providers": missing, "undecided": undecided[:20]} if missing or undecided else None
+
+
+def _empty_text(value: str | None) -> bool:
+    return not (value or "").strip()
+
+
+@check("price_within_budget", RequiredParams)
 def price_within_budget(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The solution's price stays within the customer's budget, when a budget is known."""
+    """The solution's price stays within the customer's budget, when a budget is known (with `required`,
+    there must be a scope and a known budget)."""
     known_budget, items = budget(document), document["scope_items"]
     if known_budget is None or not items:
-        return None
+        return {"scope_items": len(items), "budget_known": known_budget is not None} if params["required"] else None
     price, currencies = _price(items)
     if currencies != {known_budget["currency"]}:
         return {"reason": "currency_mismatch", "budget_currency": known_budget["currency"],
@@ -73,10 +93,10 @@ def price_within_budget(document: Mapping[str, Any], params: Mapping[str, Any]) 
 @check("price_paid_back", HorizonParams, settings={"horizon_months": "payback_horizon_months"})
 def price_paid_back(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
     """The cost of the problems the scope solves pays its price back within `horizon_months`
-    (default: the process's payback horizon)."""
+    (default: the process's payback horizon); with `required`, there must be a scope."""
     items, known = document["scope_items"], _known_problems(document)
     if not items:
-        return None
+        return {"scope_items": 0} if params["required"] else None
     horizon = params["horizon_months"]
     price, currencies = _price(items)
     solved = [known[p] for p in {p for i in items for p in i["problem_ids"]} if p in known]

@@ -9,9 +9,10 @@ from app.engine.checks import Params, check
 
 
 class CostParams(Params):
-    """With `confirmed`, only a cost the customer confirmed counts."""
+    """With `confirmed`, only a cost the customer confirmed counts; with `every`, every problem must count."""
 
     confirmed: bool = False
+    every: bool = False
 
 
 class QualificationParams(Params):
@@ -20,35 +21,54 @@ class QualificationParams(Params):
     field: Literal["urgency", "resources"]
     reason_code: Literal["no_urgency", "no_resources", "no_decision_maker_access", "not_a_fit", "other"]
     only_no: bool = False
+    answered: bool = False
 
 
 @check("problem_cost_quantified", CostParams)
 def problem_cost_quantified(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
     """At least one problem carries a cost above zero; with `confirmed`, one the customer confirmed,
-    naming who (a stakeholder still on the opportunity)."""
+    naming who (a stakeholder still on the opportunity); with `every`, every problem does."""
     problems = document["problems"]
     must_confirm = params["confirmed"]
     quantified = [p for p in problems if p["cost"] is not None and p["cost"]["amount"] > 0]
-    stakeholders = {s["id"] for s in document["stakeholders"]} if must_confirm else set()
-    counted = [p for p in quantified
-               if not must_confirm or (p["confirmation"] and p["confirmation"]["stakeholder_id"] in stakeholders)]
-    if counted:
+    counted = [p for p in quantified if not must_confirm or _confirmed(document, p)]
+    if counted and (not params["every"] or len(counted) == len(problems)):
         return None
-    details = {"problems": len(problems), "quantified": len(quantified)}
+    details: dict[str, Any] = {"problems": len(problems), "quantified": len(quantified)}
     if must_confirm:
-        details["confirmed"] = 0
+        details["confirmed"] = len(counted)
+    if params["every"]:
+        details["lacking"] = [p["id"] for p in problems if p not in counted][:20]
     return details
+
+
+def _confirmed(document: Mapping[str, Any], problem: Mapping[str, Any]) -> bool:
+    """The customer confirmed the problem, naming who (a stakeholder still on the opportunity)."""
+    confirmation = problem["confirmation"]
+    return bool(confirmation) and confirmation["stakeholder_id"] in {s["id"] for s in document["stakeholders"]}
+
+
+@check("problems_confirmed")
+def problems_confirmed(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """There is a problem, and the customer confirmed every one, naming who (a stakeholder still on the
+    opportunity)."""
+    problems = document["problems"]
+    unconfirmed = [p["id"] for p in problems if not _confirmed(document, p)]
+    if problems and not unconfirmed:
+        return None
+    return {"problems": len(problems), "unconfirmed": unconfirmed[:20]}
 
 
 @check("qualification_answer", QualificationParams)
 def qualification_answer(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
     """The qualification answers `field` (urgency or resources) with yes; a no recommends disqualifying.
 
-    With `only_no`, only a no counts against it (an open question is not yet a reason to walk away).
+    With `only_no`, only a no counts against it (an open question is not yet a reason to walk away); with
+    `answered`, a no counts for it too (the question is settled either way).
     """
     qualification = document["qualification"]
     answer = qualification[params["field"]] if qualification else "unknown"
-    if answer == "yes" or (answer == "unknown" and params["only_no"]):
+    if answer == "yes" or (answer == "unknown" and params["only_no"]) or (answer == "no" and params["answered"]):
         return None
     if answer == "no":
         return {"answer": "no", "recommendation": "disqualify", "reason_code": params["reason_code"]}

@@ -22,6 +22,12 @@ class ActivityParams(Params):
     kinds: list[ActivityKind] = Field(min_length=1)
 
 
+class DecisionParams(Params):
+    """With `signer`, the decision process must also name who signs (a stakeholder still on the opportunity)."""
+
+    signer: bool = False
+
+
 class DaysParams(Params):
     """A number of days."""
 
@@ -68,13 +74,16 @@ def activity_recent(document: Mapping[str, Any], params: Mapping[str, Any]) -> d
     return {"days_without_activity": int(idle), "threshold_days": params["days"], "last_activity_at": last}
 
 
-@check("decision_process_known")
+@check("decision_process_known", DecisionParams)
 def decision_process_known(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The decision process names its steps and either a timeline or a decision date."""
+    """The decision process names its steps and either a timeline or a decision date; with `signer`, also
+    who signs."""
     process = document["decision_process"]
     if process is None:
         return {"recorded": False}
+    signs = process["signer_id"] in {s["id"] for s in document["stakeholders"]}
     missing = [name for name, ok in (("steps", bool(process["steps"])),
                                      ("timeline or decision_date",
-                                      bool(process["timeline"] or process["decision_date"]))) if not ok]
+                                      bool(process["timeline"] or process["decision_date"])),
+                                     ("signer_id", signs or not params["signer"])) if not ok]
     return {"recorded": True, "missing": missing} if missing else None
