@@ -64,8 +64,9 @@ class SettingsSpec(Input):
     """Figures the built-in kinds default to, and the follow-up plan of a won deal."""
 
     payback_horizon_months: int = Field(36, ge=1, le=600)
-    stale_activity_days: int = Field(21, ge=1, le=3650)
-    objection_open_days: int = Field(14, ge=1, le=3650)
+    stale_activity_days: int | None = Field(21, ge=1, le=3650, description="null switches the prompt off.")
+    objection_open_days: int | None = Field(14, ge=1, le=3650, description="null switches the prompt off.")
+    qualify_within_days: int | None = Field(14, ge=1, le=3650, description="null switches the prompt off.")
     follow_up_plan: list[FollowUpTaskSpec] = Field(default_factory=list, max_length=50)
 
 

@@ -146,8 +146,9 @@ def get_version(session: Session, caller: Caller, key: str, version: int) -> Pro
 
 
 def _stored(spec: ProcessSpec) -> dict[str, Any]:
-    """The spec in full, defaults written out: a published version never changes with the code's defaults."""
-    return spec.model_dump(mode="json", exclude_none=True)
+    """The spec in full, defaults written out: a published version never changes with the code's defaults (a
+    null setting is written too: it switches a prompt off)."""
+    return spec.model_dump(mode="json", exclude_none=True) | {"settings": spec.settings.model_dump(mode="json")}
 
 
 def create_process(session: Session, caller: Caller, key: str, spec: ProcessSpec) -> ProcessVersion:

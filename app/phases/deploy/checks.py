@@ -43,9 +43,10 @@ def presented_to_decision_maker(document: Mapping[str, Any],
 @check("audiences_include_decision_maker", RolesParams)
 def audiences_include_decision_maker(document: Mapping[str, Any],
                                      params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Every presentation's audience includes one of `roles`."""
-    deciders = _deciders(document, params["roles"])
-    lacking = [p["id"] for p in document["presentations"] if not deciders & set(p["audience_ids"])]
+    """Every presentation held so far had one of `roles` in its audience (one still planned does not count)."""
+    deciders, now = _deciders(document, params["roles"]), parse_time(document["now"])
+    lacking = [p["id"] for p in document["presentations"]
+               if p["held_at"] and parse_time(p["held_at"]) <= now and not deciders & set(p["audience_ids"])]
     return {"presentations": lacking} if lacking else None
 
 
@@ -64,6 +65,8 @@ def objections_settled(document: Mapping[str, Any], params: Mapping[str, Any]) -
 @check("objections_fresh", DaysParams, settings={"days": "objection_open_days"})
 def objections_fresh(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
     """No unsettled objection is older than `days`."""
+    if params["days"] is None:
+        return None
     stale = [{"id": o["id"], "statement": o["statement"],
               "days_open": int(days_between(o["raised_at"], document["now"]))}
              for o in _unsettled(document) if days_between(o["raised_at"], document["now"]) > params["days"]]

@@ -5,7 +5,9 @@ from typing import Any
 
 from typing import Literal
 
-from app.engine.checks import Params, check
+from pydantic import Field
+
+from app.engine.checks import Params, check, days_between
 
 
 class CostParams(Params):
@@ -57,6 +59,29 @@ def problems_confirmed(document: Mapping[str, Any], params: Mapping[str, Any]) -
     if problems and not unconfirmed:
         return None
     return {"problems": len(problems), "unconfirmed": unconfirmed[:20]}
+
+
+class QualifyParams(Params):
+    """The step in which the qualification should be settled, and within how many days of entering it (none
+    switches the check off)."""
+
+    step: str = Field("questioning", min_length=1, max_length=50)
+    days: int | None = Field(ge=1, le=3650)
+
+
+@check("qualified_in_time", QualifyParams, settings={"days": "qualify_within_days"})
+def qualified_in_time(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """While the deal stands at `step`, urgency and resources are answered (yes or no) within `days` of
+    entering it (default: the process's qualify-within setting)."""
+    opportunity, days = document["opportunity"], params["days"]
+    if days is None or opportunity["step"] != params["step"]:
+        return None
+    waited = days_between(opportunity["step_entered_at"], document["now"])
+    qualification = document["qualification"] or {}
+    open_questions = [f for f in ("urgency", "resources") if qualification.get(f, "unknown") == "unknown"]
+    if waited <= days or not open_questions:
+        return None
+    return {"unknown": open_questions, "days_in_step": int(waited), "threshold_days": days}
 
 
 @check("qualification_answer", QualificationParams)

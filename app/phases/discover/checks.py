@@ -29,9 +29,9 @@ class DecisionParams(Params):
 
 
 class DaysParams(Params):
-    """A number of days."""
+    """A number of days; none switches the check off (it always holds)."""
 
-    days: int = Field(ge=1, le=3650)
+    days: int | None = Field(ge=1, le=3650)
 
 
 @check("stakeholder_role", StakeholderRoleParams)
@@ -64,6 +64,8 @@ def activity_logged(document: Mapping[str, Any], params: Mapping[str, Any]) -> d
 def activity_recent(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
     """Some contact with the customer within `days` (default: the process's stale-activity threshold),
     counted from entering the current step."""
+    if params["days"] is None:
+        return None
     now = document["now"]
     held = [a["occurred_at"] for a in document["activities"] if parse_time(a["occurred_at"]) <= parse_time(now)]
     last = max(held, key=parse_time) if held else None
