@@ -45,6 +45,11 @@ def check(kind: str, params: type[Params] = Params,
     return register
 
 
+def is_empty(value: Any) -> bool:
+    """Whether a document value is left unfilled: missing, blank text, or an empty list or object."""
+    return value is None or (isinstance(value, str) and not value.strip()) or value == [] or value == {}
+
+
 def parse_time(value: str) -> datetime:
     """A time from the document (ISO 8601, as the API writes it)."""
     return datetime.fromisoformat(value)

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from app.engine.checks import Params, check
+from app.engine.checks import Params, check, is_empty
 from app.phases.catalog import RECORD_KINDS
 
 Collection = Literal[tuple(RECORD_KINDS)]  # type: ignore[valid-type]
@@ -56,10 +56,6 @@ def records_present(document: Mapping[str, Any], params: Mapping[str, Any]) -> d
     return None if found >= needed else {"collection": params["collection"], "found": found, "needed": needed}
 
 
-def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
-
-
 @check("records_complete", RecordsCompleteParams)
 def records_complete(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
     """At least `min` records of a collection (those whose fields hold one of the `where` values) fill in every
@@ -67,7 +63,7 @@ def records_complete(document: Mapping[str, Any], params: Mapping[str, Any]) -> 
     value = document[params["collection"]]
     records = value if isinstance(value, list) else [] if value is None else [value]
     counted = [r for r in records if all(r[name] in values for name, values in params["where"].items())]
-    incomplete = [r for r in counted if any(_empty(r[name]) for name in params["fields"])]
+    incomplete = [r for r in counted if any(is_empty(r[name]) for name in params["fields"])]
     complete = len(counted) - len(incomplete)
     if complete >= params["min"] and not (params["every"] and incomplete):
         return None
@@ -81,4 +77,4 @@ def opportunity_field(document: Mapping[str, Any], params: Mapping[str, Any]) ->
     value: Any = document["opportunity"]
     for part in params["field"].split("."):
         value = value.get(part) if isinstance(value, Mapping) else None
-    return None if value not in (None, "", []) else {"field": params["field"]}
+    return None if not is_empty(value) else {"field": params["field"]}

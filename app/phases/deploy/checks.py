@@ -29,12 +29,17 @@ def _deciders(document: Mapping[str, Any], roles: list[str]) -> set[str]:
     return {s["id"] for s in document["stakeholders"] if s["role"] in roles}
 
 
+def _held(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The presentations delivered by now."""
+    now = parse_time(document["now"])
+    return [p for p in document["presentations"] if p["held_at"] and parse_time(p["held_at"]) <= now]
+
+
 @check("presented_to_decision_maker", RolesParams)
 def presented_to_decision_maker(document: Mapping[str, Any],
                                 params: Mapping[str, Any]) -> dict[str, Any] | None:
     """A presentation was delivered to an audience including one of `roles`."""
-    deciders, now = _deciders(document, params["roles"]), parse_time(document["now"])
-    delivered = [p for p in document["presentations"] if p["held_at"] and parse_time(p["held_at"]) <= now]
+    deciders, delivered = _deciders(document, params["roles"]), _held(document)
     if any(deciders & set(p["audience_ids"]) for p in delivered):
         return None
     return {"presentations_delivered": len(delivered), "roles": params["roles"]}
@@ -44,9 +49,8 @@ def presented_to_decision_maker(document: Mapping[str, Any],
 def audiences_include_decision_maker(document: Mapping[str, Any],
                                      params: Mapping[str, Any]) -> dict[str, Any] | None:
     """Every presentation held so far had one of `roles` in its audience (one still planned does not count)."""
-    deciders, now = _deciders(document, params["roles"]), parse_time(document["now"])
-    lacking = [p["id"] for p in document["presentations"]
-               if p["held_at"] and parse_time(p["held_at"]) <= now and not deciders & set(p["audience_ids"])]
+    deciders = _deciders(document, params["roles"])
+    lacking = [p["id"] for p in _held(document) if not deciders & set(p["audience_ids"])]
     return {"presentations": lacking} if lacking else None
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import Field
 
-from app.engine.checks import Params, check
+from app.engine.checks import Params, check, is_empty
 
 
 class RequiredParams(Params):
@@ -65,12 +65,8 @@ def options_weighed(document: Mapping[str, Any], params: Mapping[str, Any]) -> d
     """The options include a competitor's and doing nothing, and each is chosen or set aside with the reason."""
     options = document["solution_options"]
     missing = sorted({"competitor", "do_nothing"} - {o["provider"] for o in options})
-    undecided = [o["id"] for o in options if o["decision"] == "open" or _empty_text(o["decision_reason"])]
+    undecided = [o["id"] for o in options if o["decision"] == "open" or is_empty(o["decision_reason"])]
     return {"missing_providers": missing, "undecided": undecided[:20]} if missing or undecided else None
-
-
-def _empty_text(value: str | None) -> bool:
-    return not (value or "").strip()
 
 
 @check("price_within_budget", RequiredParams)

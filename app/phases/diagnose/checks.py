@@ -33,7 +33,8 @@ def problem_cost_quantified(document: Mapping[str, Any], params: Mapping[str, An
     problems = document["problems"]
     must_confirm = params["confirmed"]
     quantified = [p for p in problems if p["cost"] is not None and p["cost"]["amount"] > 0]
-    counted = [p for p in quantified if not must_confirm or _confirmed(document, p)]
+    present = _stakeholders(document)
+    counted = [p for p in quantified if not must_confirm or _confirmed(p, present)]
     if counted and (not params["every"] or len(counted) == len(problems)):
         return None
     details: dict[str, Any] = {"problems": len(problems), "quantified": len(quantified)}
@@ -44,10 +45,14 @@ def problem_cost_quantified(document: Mapping[str, Any], params: Mapping[str, An
     return details
 
 
-def _confirmed(document: Mapping[str, Any], problem: Mapping[str, Any]) -> bool:
-    """The customer confirmed the problem, naming who (a stakeholder still on the opportunity)."""
+def _stakeholders(document: Mapping[str, Any]) -> set[str]:
+    return {s["id"] for s in document["stakeholders"]}
+
+
+def _confirmed(problem: Mapping[str, Any], stakeholders: set[str]) -> bool:
+    """The customer confirmed the problem, naming who (one of the deal's stakeholders)."""
     confirmation = problem["confirmation"]
-    return bool(confirmation) and confirmation["stakeholder_id"] in {s["id"] for s in document["stakeholders"]}
+    return bool(confirmation) and confirmation["stakeholder_id"] in stakeholders
 
 
 @check("problems_confirmed")
@@ -55,7 +60,8 @@ def problems_confirmed(document: Mapping[str, Any], params: Mapping[str, Any]) -
     """There is a problem, and the customer confirmed every one, naming who (a stakeholder still on the
     opportunity)."""
     problems = document["problems"]
-    unconfirmed = [p["id"] for p in problems if not _confirmed(document, p)]
+    present = _stakeholders(document)
+    unconfirmed = [p["id"] for p in problems if not _confirmed(p, present)]
     if problems and not unconfirmed:
         return None
     return {"problems": len(problems), "unconfirmed": unconfirmed[:20]}
