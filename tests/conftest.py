@@ -193,11 +193,12 @@ WATER_DEAL: dict[str, Any] = {
 }
 QUANTIFIED_PROBLEM: dict[str, Any] = {
     "description": "Unplanned filter outages force bottled-water deliveries",
-    "cost": {"amount": 42000000, "currency": "EUR", "period": "year"},
+    "cost": {"amount": 42000000, "currency": "EUR", "period": "year",
+             "basis": "Twelve outages a year at 35,000 EUR of bottled water each"},
     "confirmed_by_customer": True,
 }
 ECONOMIC_BUYER: dict[str, Any] = {"name": "Dana Okafor", "title": "Director of Public Works",
-                                  "role": "economic_buyer"}
+                                  "role": "economic_buyer", "needs": "No more emergency call-outs"}
 
 
 @pytest.fixture

@@ -52,9 +52,11 @@ def for_solution_design(client: TestClient, oid: str, ids: dict[str, str]) -> No
 
 
 def for_presentation(client: TestClient, oid: str, ids: dict[str, str]) -> None:
-    """A central proposition and a scope within budget, each tied to the problem."""
+    """A central proposition and a scope within budget, each tied to the problem, previewed with the buyer."""
     put(client, oid, "proposition", {"benefit": "No more bottled-water emergencies",
                                      "problem_ids": [ids["problem"]]})
+    post(client, oid, "proposal-previews", {"stakeholder_id": ids["buyer"], "previewed_at": EARLIER,
+                                            "feedback": "Lead with the regulator deadline"})
     ids["scope"] = post(client, oid, "scope-items", {
         "name": "Filter monitoring", "price": {"amount": 90000000, "currency": "EUR"},
         "problem_ids": [ids["problem"]]})["id"]

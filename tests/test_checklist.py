@@ -17,7 +17,10 @@ from tests.conftest import WATER_DEAL, Workplace
 
 DEFAULT = Path(__file__).resolve().parent.parent / "app" / "phases" / "complex_sale.yaml"
 EARLIER = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+TODAY = date.today().isoformat()
 YESTERDAY = (date.today() - timedelta(days=1)).isoformat()
+TOMORROW = (date.today() + timedelta(days=1)).isoformat()
+IN_30_DAYS = (date.today() + timedelta(days=30)).isoformat()
 EUR = "EUR"
 
 
@@ -52,16 +55,22 @@ def person(saved_as: str, role: str = "economic_buyer", **fields: Any) -> Write:
     return post("stakeholders", {"name": saved_as.title(), "role": role, **fields}, saved_as)
 
 
+def cost(amount: int, basis: str | None = "Twelve outages a year") -> dict[str, Any]:
+    """A yearly cost, with its basis unless that is None."""
+    return {"amount": amount, "currency": EUR, "period": "year", "basis": basis}
+
+
 def problem(saved_as: str, amount: int | None = 42_000_000, **fields: Any) -> Write:
-    """A problem, with a yearly cost unless the amount is None."""
-    cost = None if amount is None else {"amount": amount, "currency": EUR, "period": "year"}
-    return post("problems", {"description": f"Problem {saved_as}", "cost": cost, **fields}, saved_as)
+    """A problem, with a yearly cost (and its basis) unless the amount is None."""
+    return post("problems", {"description": f"Problem {saved_as}", "cost": None if amount is None else cost(amount),
+                             **fields}, saved_as)
 
 
 @dataclass(frozen=True)
 class Row:
-    """An item of a step's checklist: what leaves it lacking (shown not done), then what completes it. An item
-    about every record of a kind holds on a deal with none (`holds_on_none`) until one is written that lacks it."""
+    """An item of a step's checklist: what the deal holds before it is placed at the step (`setup`), what leaves
+    the item lacking (shown not done), then what completes it. An item about every record of a kind holds on a
+    deal with none (`holds_on_none`) until one is written that lacks it."""
 
     step: str
     text: str
@@ -103,9 +112,10 @@ ROWS = [
     Row("opening", "Ask how much time they have and agree when to finish.",
         [post("activities", {**MEETING, "kind": "call", "minutes_agreed": 30}), post("activities", MEETING)],
         [post("activities", {**MEETING, "minutes_agreed": 45})]),
-    Row("questioning", "Quantify what each problem costs the customer: an amount, and whether once, a month or a year.",
-        [problem("leaks", None), problem("outages")],
-        [patch("problems/{leaks}", {"cost": {"amount": 5_000_000, "currency": EUR, "period": "month"}})]),
+    Row("questioning", "Quantify what each problem costs the customer: an amount, whether once, a month or a year, "
+                       "and how the figure was reached.",
+        [problem("leaks", None), patch("problems/{leaks}", {"cost": cost(5_000_000, basis=None)})],
+        [patch("problems/{leaks}", {"cost": cost(5_000_000, basis="Two burst mains a year")})]),
     Row("questioning", "Have the customer confirm each problem in their own words; it is their problem, not yours.",
         [problem("leaks"), problem("outages", confirmation={"stakeholder_id": "{buyer}"})],
         [patch("problems/{leaks}", {"confirmation": {"stakeholder_id": "{buyer}"}})], setup=[person("buyer")]),
@@ -119,9 +129,11 @@ ROWS = [
                                 "budget_available": {"amount": 1, "currency": EUR}})],
         [put("qualification", {"urgency": "no", "resources": "yes",
                                "budget_available": {"amount": 1, "currency": EUR}})]),
-    Row("questioning", "Establish whether they have the budget and people to act.",
-        [put("qualification", {"urgency": "yes", "compelling_event": "Directive", "resources": "unknown"})],
-        [put("qualification", {"urgency": "yes", "compelling_event": "Directive", "resources": "no"})]),
+    Row("questioning", "Establish whether they have the budget and people to act, and what budget is available.",
+        [put("qualification", {"urgency": "yes", "compelling_event": "Directive", "resources": "unknown"}),
+         put("qualification", {"urgency": "yes", "compelling_event": "Directive", "resources": "yes"})],
+        [put("qualification", {"urgency": "yes", "compelling_event": "Directive", "resources": "yes",
+                               "budget_available": {"amount": 100_000_000, "currency": EUR}})]),
     Row("solution_design", "Lay out the options, including the competitors' and doing nothing, and record why each is "
                            "chosen or set aside.",
         [post("solution-options", {"name": "Ours", "provider": "ours", "decision": "chosen",
@@ -142,7 +154,20 @@ ROWS = [
         [put("qualification", {**UNSURE, "budget_available": {"amount": 100_000_000, "currency": EUR}})]),
     Row("solution_design", "Keep the price below what the problems cost the customer over the payback horizon.",
         [problem("outages", 1_000_000), post("scope-items", {**SCOPE, "problem_ids": ["{outages}"]})],
-        [patch("problems/{outages}", {"cost": {"amount": 42_000_000, "currency": EUR, "period": "year"}})]),
+        [patch("problems/{outages}", {"cost": cost(42_000_000)})]),
+    Row("solution_design", "Know every decision-maker's needs, and win over any who is a sceptic or an opponent, before "
+                           "you present.",
+        [person("buyer"), patch("stakeholders/{buyer}", {"needs": "Compliance", "stance": "sceptic"})],
+        [patch("stakeholders/{buyer}", {"stance": "supporter"})], setup=[person("user", "user")],
+        holds_on_none=True),
+    Row("solution_design", "Agree each next step with the customer, with a date: design work without a commitment is "
+                           "unpaid consulting.",
+        [post("activities", {**MEETING, "next_step": "Site visit"})],
+        [post("activities", {**MEETING, "next_step": "Site visit", "next_step_on": TOMORROW})]),
+    Row("solution_design", "Rehearse: preview the proposal with a stakeholder before you present it, and adjust it to "
+                           "what you hear.",
+        [], [post("proposal-previews", {"stakeholder_id": "{buyer}", "previewed_at": EARLIER})],
+        setup=[person("buyer")]),
     Row("presentation", "Present to the people who decide, in their language.",
         [post("presentations", {"held_at": EARLIER, "audience_ids": ["{user}"]}),
          post("presentations", {"audience_ids": ["{buyer}"]}, "planned")],
@@ -162,6 +187,16 @@ ROWS = [
     Row("follow_up", "Keep every follow-up task on time.",
         [post("tasks", {"title": "Install the sensors", "due_date": YESTERDAY}, "late")],
         [patch("tasks/{late}", {"completed": True})], holds_on_none=True),
+    Row("follow_up", "Keep every promise made at the close by its date.",
+        [post("promises", {"what": "Train the night shift", "due_on": YESTERDAY}, "training")],
+        [patch("promises/{training}", {"kept_on": YESTERDAY})], holds_on_none=True),
+    Row("follow_up", "At each check-in from day 30, record for every diagnosed problem whether it is solved and what "
+                     "it costs now.",
+        [post("tasks", {"title": "Check in", "kind": "check_in", "due_date": IN_30_DAYS, "completed": True}, "visit"),
+         post("value-reviews", {"problem_id": "{outages}", "task_id": "{visit}", "reviewed_on": TODAY,
+                                "solved": False, "cost_now": {"amount": 1_000_000, "currency": EUR}})],
+        [post("value-reviews", {"problem_id": "{outages}", "task_id": "{visit}", "reviewed_on": TODAY,
+                                "solved": True})], setup=[problem("outages")], holds_on_none=True),
 ]
 
 
@@ -205,13 +240,13 @@ def test_every_checked_item_of_the_default_process_is_in_the_table() -> None:
 def test_an_item_is_done_only_when_the_deal_holds_what_it_names(client: TestClient, workplace: Workplace,
                                                                   row: Row) -> None:
     oid = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
+    ids: dict[str, str] = {}
+    for write in row.setup:
+        _write(client, oid, write, ids)
     if row.step != "planning":
         moved = client.post(f"/v1/opportunities/{oid}/transitions", headers=workplace.as_user("admin"),
                             json={"to": row.step, "override": "Placed here to read its checklist"})
         assert moved.status_code == 200, moved.text
-    ids: dict[str, str] = {}
-    for write in row.setup:
-        _write(client, oid, write, ids)
     assert _done(client, oid, row.text) is row.holds_on_none
     for write in row.lacking:
         _write(client, oid, write, ids)

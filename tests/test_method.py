@@ -59,7 +59,8 @@ def test_a_no_on_urgency_blocks_design_and_recommends_disqualifying(
     oid = opportunity["id"]
     prepare(client, oid, "solution_design")
     move(client, oid, "questioning")
-    put(client, oid, "qualification", {"urgency": "no", "resources": "yes"})
+    put(client, oid, "qualification", {"urgency": "no", "resources": "yes",
+                                       "budget_available": {"amount": 130000000, "currency": "EUR"}})
     refused = move(client, oid, "solution_design")
     [finding] = refused.json()["unmet"]
     assert finding["code"] == "diagnose.urgency_confirmed"

@@ -19,7 +19,8 @@ from app.identity.keys import new_key
 from app.main import create_app
 from app.processes.service import compile_spec, default_process
 from app.settings import Settings
-from tests.conftest import alembic_config, fresh_database
+from tests.conftest import QUANTIFIED_PROBLEM, WATER_DEAL, alembic_config, fresh_database
+from tests.method import prepare
 
 
 def test_upgrade_check_and_downgrade_on_a_fresh_database(backend: str, tmp_path: Path) -> None:
@@ -40,26 +41,70 @@ def test_upgrade_check_and_downgrade_on_a_fresh_database(backend: str, tmp_path:
             engine.dispose()
 
 
-def test_existing_workspaces_get_the_default_process_as_published_version_1(backend: str, tmp_path: Path) -> None:
+def test_existing_workspaces_keep_their_process_and_receive_each_new_default_as_a_draft(
+        backend: str, tmp_path: Path) -> None:
+    key, prefix, secret_hash = new_key()
+    workspace, user = uuid.uuid4(), uuid.uuid4()
+
+    def ident(value: uuid.UUID) -> Any:
+        return value.hex if backend == "sqlite" else value
+
     with fresh_database(backend, tmp_path) as url:
         config = alembic_config(url)
         command.upgrade(config, "0005")
         engine = create_engine(url)
-        workspace = uuid.uuid4()
         try:
+            now = datetime.now(UTC)
             with engine.begin() as connection:
                 connection.execute(text("INSERT INTO workspace (id, name, created_at) VALUES (:id, 'Old', :at)"),
-                                   {"id": workspace.hex if backend == "sqlite" else workspace,
-                                    "at": datetime.now(UTC)})
+                                   {"id": ident(workspace), "at": now})
+                connection.execute(text("INSERT INTO app_user (workspace_id, id, handle, name, role, created_at) "
+                                        "VALUES (:w, :id, 'admin', 'Ada', 'admin', :at)"),
+                                   {"w": ident(workspace), "id": ident(user), "at": now})
+                connection.execute(text("INSERT INTO api_key (workspace_id, id, user_id, prefix, secret_hash, "
+                                        "created_at) VALUES (:w, :id, :u, :p, :h, :at)"),
+                                   {"w": ident(workspace), "id": ident(uuid.uuid4()), "u": ident(user), "p": prefix,
+                                    "h": secret_hash, "at": now})
+            command.upgrade(config, "0010")
+            with engine.connect() as connection:
+                [(before,)] = connection.execute(text("SELECT spec FROM process_version")).all()
             command.upgrade(config, "head")
             with engine.connect() as connection:
-                rows = connection.execute(text("SELECT process_key, version, status, spec FROM process_version")).all()
-            [(key, version, status, spec)] = rows
-            assert (key, version, status) == ("complex-sale", 1, "published")
-            spec = json.loads(spec) if isinstance(spec, str) else spec
-            assert compile_spec(spec, key=key, version=1).step_names == compile_spec(
-                default_process()[1], key=key, version=1).step_names
-            command.downgrade(config, "0005")
+                rows = connection.execute(text("SELECT process_key, version, status, spec FROM process_version "
+                                               "ORDER BY version")).all()
+            # Version 1 (0006's default) still runs the workspace's deals; 0011's default waits as a draft.
+            assert [(k, v, s) for k, v, s, _ in rows] == [("complex-sale", 1, "published"),
+                                                          ("complex-sale", 2, "draft")]
+            assert rows[0][3] == before
+            draft = json.loads(rows[1][3]) if isinstance(rows[1][3], str) else rows[1][3]
+            assert compile_spec(draft, key="complex-sale", version=2).step_names == compile_spec(
+                default_process()[1], key="complex-sale", version=2).step_names
+
+            app = create_app(Settings(database_url=url))
+            client = TestClient(app, headers={"Authorization": f"Bearer {key}"})
+            deal = client.post("/v1/opportunities", json=WATER_DEAL)
+            assert deal.status_code == 201, deal.text
+            assert deal.json()["process"] == {"key": "complex-sale", "version": 1}
+            oid = deal.json()["id"]
+            ids = prepare(client, oid, "presentation")
+            assert client.post(f"/v1/opportunities/{oid}/transitions", json={"to": "solution_design"}).status_code == 200
+            # A cost without its basis was enough for version 1; the offered default would stop the deal.
+            cost = {k: v for k, v in QUANTIFIED_PROBLEM["cost"].items() if k != "basis"}
+            assert client.patch(f"/v1/opportunities/{oid}/problems/{ids['problem']}",
+                                json={"cost": cost}).status_code == 200
+            assert client.get(f"/v1/opportunities/{oid}/gates/presentation").json()["passed"] is True
+            tried = client.post("/v1/processes/complex-sale/versions/2/dry-run", json={})
+            assert tried.status_code == 200, tried.text
+            stopped = {r["code"]: r["newly_blocked"]["ids"] for r in tried.json()["requirements"]}
+            assert stopped["diagnose.problem_cost_quantified"] == [oid]
+            assert stopped["design.proposition_problems_owned"] == [oid]
+            assert tried.json()["next_gate"]["newly_blocked"]["ids"] == [oid]
+            published = client.post("/v1/processes/complex-sale/versions/2/publish")
+            assert published.status_code == 200, published.text
+            app.state.database.dispose()
+            command.downgrade(config, "0010")  # the draft, once published, stays
+            with engine.connect() as connection:
+                assert connection.execute(text("SELECT count(*) FROM process_version")).scalar() == 2
         finally:
             engine.dispose()
 
@@ -136,12 +181,17 @@ def test_data_written_at_every_revision_survives_the_upgrade_and_serves(backend:
                                 connection.execute(table.select()).first():
                             continue  # filled by a revision's own data step (the workspace from the deal,
                             # the default process for the workspace): it needs no other row
+                        if table.name.endswith("_external_id"):  # names a row of the table it extends
+                            target = tables.tables[table.name.removesuffix("_external_id")]
+                            refs[f"{table.name}.target_id"] = connection.execute(
+                                sa.select(target.c.id).where(target.c.workspace_id == _value(
+                                    target, target.c.workspace_id, refs))).scalar()
                         row = {c.name: _value(table, c, refs) for c in table.columns}  # nullable ones too
                         connection.execute(table.insert(), row)
                         written[table.name] = row
             command.upgrade(config, "head")
             # every table but those the revisions fill: workspace (0004, from the deals), process and its version (0006)
-            assert len(written) == 28
+            assert len(written) == 32
             # The deal's embedded account became an account row (0010) the deal links to.
             embedded = {name: written["opportunity"].pop(name) for name in ("account_name", "account_industry")}
             _assert_kept(engine, written)

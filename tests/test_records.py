@@ -24,7 +24,7 @@ def test_problem_lifecycle(client: TestClient, workplace: Workplace, opportunity
     changed = client.patch(f"{base}/{problem['id']}", json={"cost": QUANTIFIED_PROBLEM["cost"]},
                            headers={"If-Match": first_tag, **workplace.as_user("rep.kim")})
     assert changed.status_code == 200, changed.text
-    assert changed.json()["cost"] == {**QUANTIFIED_PROBLEM["cost"], "basis": None, "assumptions": None}
+    assert changed.json()["cost"] == {**QUANTIFIED_PROBLEM["cost"], "assumptions": None}
     assert changed.json()["description"] == "Audit findings pile up"
     assert (changed.json()["version"], changed.json()["updated_by"]) == (2, "rep.kim")
 

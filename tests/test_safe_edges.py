@@ -64,7 +64,8 @@ def test_a_record_others_name_cannot_be_deleted_and_nothing_dangles(app: FastAPI
     assert refused.status_code == 409, refused.text
     named = {(r["kind"], r["field"]) for r in refused.json()["references"]}
     assert named == {("decision_process", "signer_id"), ("activity", "attendee_ids"),
-                     ("problem", "confirmation.stakeholder_id"), ("presentation", "audience_ids")}
+                     ("problem", "confirmation.stakeholder_id"), ("presentation", "audience_ids"),
+                     ("proposal_preview", "stakeholder_id")}
     problem = client.delete(f"{OPPORTUNITIES}/{oid}/problems/{ids['problem']}")
     assert problem.status_code == 409
     assert {r["kind"] for r in problem.json()["references"]} == {"proposition", "scope_item"}

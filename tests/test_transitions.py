@@ -54,8 +54,10 @@ def test_back_moves_need_a_reason_and_moving_forward_again_rechecks_the_gate(
     again = move(client, oid, "presentation")
     assert again.status_code == 409 and again.json()["step"] == "solution_design"
     # The only decision-maker turned out not to decide, and the customer withdrew the confirmation.
-    assert [u["code"] for u in again.json()["unmet"]] == ["diagnose.problem_cost_confirmed",
-                                                          "diagnose.decision_maker_identified"]
+    # The proposition and the scope rest on that problem, which the customer no longer owns.
+    assert [u["code"] for u in again.json()["unmet"]] == [
+        "diagnose.problem_cost_confirmed", "diagnose.decision_maker_identified", "design.proposition_problems_owned",
+        "design.scope_problems_owned"]
 
 
 def test_reaching_follow_up_wins_and_a_won_deal_cannot_be_lost(

@@ -67,6 +67,16 @@ class SettingsSpec(Input):
     stale_activity_days: int | None = Field(21, ge=1, le=3650, description="null switches the prompt off.")
     objection_open_days: int | None = Field(14, ge=1, le=3650, description="null switches the prompt off.")
     qualify_within_days: int | None = Field(14, ge=1, le=3650, description="null switches the prompt off.")
+    design_commitment_days: int | None = Field(21, ge=1, le=3650, description=(
+        "Days in solution design without a dated commitment from the customer before the unpaid-consultant "
+        "prompt; null switches it off."))
+    design_sessions_max: int | None = Field(3, ge=1, le=1000, description=(
+        "Contacts in solution design without a dated commitment before the same prompt; null switches it off."))
+    value_review_from_days: int = Field(30, ge=0, le=3650, description=(
+        "Check-in tasks due this many days or more after the acceptance record, per diagnosed problem, whether "
+        "it is solved."))
+    win_back_after_days: int = Field(180, ge=1, le=3650, description=(
+        "When the win-back task of a deal lost to a competitor falls due, unless the move names a date."))
     follow_up_plan: list[FollowUpTaskSpec] = Field(default_factory=list, max_length=50)
 
 

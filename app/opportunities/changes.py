@@ -5,6 +5,7 @@ and the change's events are appended to the outbox in the same transaction: a ch
 sends nothing, and a committed one always sends its events.
 """
 
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -58,7 +59,7 @@ def _history(opportunity: Opportunity, **entry: Any) -> dict[str, Any]:
     """The row of a history entry of the deal; what entry leaves out is empty."""
     return {"workspace_id": opportunity.workspace_id, "id": uuid7(), "opportunity_id": opportunity.id,
             "from_step": None, "from_phase": None, "from_status": None, "reason": None, "reason_code": None,
-            "gates": [], "override_justification": None, "overridden": None, **entry}
+            "gates": [], "override_justification": None, "overridden": None, "lost_to_id": None, **entry}
 
 
 def open_deals(session: Session, opportunities: Sequence[Opportunity], records: Sequence[Any] = ()) -> None:
@@ -82,7 +83,8 @@ def change_deal(session: Session, opportunity: Opportunity, actor: str, at: date
 
 def move_deal(session: Session, opportunity: Opportunity, *, kind: str, to_step: str, to_phase: str,
               to_status: str, actor: str, at: datetime, reason: str | None, reason_code: str | None,
-              gates: list[dict[str, Any]], overridden: tuple[str, ...], override: str | None) -> None:
+              gates: list[dict[str, Any]], overridden: tuple[str, ...], override: str | None,
+              lost_to_id: uuid.UUID | None = None) -> None:
     """Move the deal: its new place and version, the history entry of the move, and its events. A move always
     makes a version of its own, even after another change to the deal in the same transaction."""
     if not first_change(opportunity):
@@ -95,7 +97,7 @@ def move_deal(session: Session, opportunity: Opportunity, *, kind: str, to_step:
                        from_phase=opportunity.phase, from_status=opportunity.status, to_step=to_step,
                        to_phase=to_phase, to_status=to_status, actor=actor, at=at, reason=reason,
                        reason_code=reason_code, gates=gates, override_justification=override if overridden else None,
-                       overridden=list(overridden) if overridden else None)
+                       overridden=list(overridden) if overridden else None, lost_to_id=lost_to_id)
     updated = session.execute(_MOVE, {**moved, "workspace_id_": opportunity.workspace_id,
                                       "id_": opportunity.id, "version_": opportunity.version})
     if updated.rowcount != 1:  # the row is locked, so this only guards against a broken lock
@@ -105,7 +107,8 @@ def move_deal(session: Session, opportunity: Opportunity, *, kind: str, to_step:
         set_committed_value(opportunity, name, value)
     data = {"kind": kind, "from": origin, "to": {"step": to_step, "phase": to_phase, "status": to_status},
             "reason": reason, "reason_code": reason_code, "gates": gates, "overridden": list(overridden),
-            "override_justification": history["override_justification"]}
+            "override_justification": history["override_justification"],
+            "lost_to_id": str(lost_to_id) if lost_to_id else None}
     events = [("opportunity.moved", data)]
     outcome = "opportunity.won" if kind == "forward" and to_status == "won" else _OUTCOME_EVENTS.get(kind)
     if outcome:

@@ -106,6 +106,7 @@ class HistoryEntry(Base):
     # A move past a blocked gate: why, and the blocking requirement codes it passed over.
     override_justification: Mapped[str | None] = mapped_column(Text)
     overridden: Mapped[list[str] | None] = mapped_column(JSON)
+    lost_to_id: Mapped[uuid.UUID | None] = mapped_column()
 
     __table_args__ = (
         ForeignKeyConstraint(["workspace_id", "opportunity_id"],

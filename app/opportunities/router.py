@@ -80,7 +80,8 @@ def move_opportunity(opportunity_id: uuid.UUID, body: TransitionRequest, session
     """Move the opportunity: forward through gates, back with a reason, lost, disqualified, reopen."""
     opportunity = service.move_opportunity(session, caller, opportunity_id, to=body.to,
                                            reason=body.reason, reason_code=body.reason_code,
-                                           if_match=if_match, override=body.override)
+                                           if_match=if_match, override=body.override,
+                                           lost_to_id=body.lost_to_id, win_back_on=body.win_back_on)
     return _read(opportunity)
 
 

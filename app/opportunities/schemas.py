@@ -118,6 +118,11 @@ class TransitionRequest(Input):
     override: Reason | None = Field(None, min_length=1, description=(
         "A written justification for moving past a blocked gate; allowed to the roles the process "
         "version names, and only where every blocking requirement is overridable."))
+    lost_to_id: uuid.UUID | None = Field(None, description=(
+        "With to=lost: the competitor (one of the deal's competitor records) it was lost to; a win-back task "
+        "is created for the owner."))
+    win_back_on: Day | None = Field(None, description=(
+        "With lost_to_id: when the win-back task falls due (default: the process's win_back_after_days)."))
 
 
 class FindingRead(Output):
@@ -161,6 +166,7 @@ class HistoryRead(Output):
     gates: list[GateRead]
     override_justification: str | None = Field(description="Why a blocked gate was passed over.")
     overridden: list[str] | None = Field(description="The blocking requirement codes the override passed over.")
+    lost_to_id: uuid.UUID | None = Field(description="The competitor a lost deal went to.")
 
 
 class ChecklistEntryRead(Output):

@@ -2,7 +2,8 @@
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
@@ -27,7 +28,7 @@ from app.opportunities.models import HistoryEntry, Opportunity, OpportunityExter
 from app.opportunities.schemas import OpportunityCreate, OpportunityUpdate
 from app.paging import page
 from app.phases.catalog import empty_snapshot
-from app.phases.deploy.plan import create_follow_up_plan
+from app.phases.deploy.plan import create_follow_up_plan, create_win_back_task
 from app.processes.service import get_definition, latest_definition, published_definitions
 
 __all__ = ["get_opportunity", "create_opportunity", "new_opportunity", "update_opportunity", "list_opportunities",
@@ -153,21 +154,43 @@ def list_opportunities(session: Session, caller: Caller, *, phase: str | None, s
 
 def move_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID, *, to: str,
                      reason: str | None, reason_code: str | None, if_match: str | None,
-                     override: str | None = None) -> Opportunity:
+                     override: str | None = None, lost_to_id: uuid.UUID | None = None,
+                     win_back_on: date | None = None) -> Opportunity:
     """Move an opportunity as its process allows, and append the move to its history."""
     opportunity = lock_opportunity(session, caller, opportunity_id)
     check_if_match(opportunity, if_match, required=caller.require_if_match)
     definition = get_definition(session, caller.workspace_id, opportunity.process_key, opportunity.process_version)
     apply_move(session, caller, opportunity, definition, to=to, reason=reason, reason_code=reason_code,
-               override=override)
+               override=override, lost_to_id=lost_to_id, win_back_on=win_back_on)
     return opportunity
 
 
+def _lost_to(document: Mapping[str, Any], to: str, lost_to_id: uuid.UUID | None,
+             win_back_on: date | None) -> Mapping[str, Any] | None:
+    """The competitor record a move to lost names, checked against the request."""
+    def refuse(pointer: str, message: str) -> InvalidInput:
+        return InvalidInput(f"{pointer.lstrip('/')}: {message}.",
+                            errors=[{"pointer": pointer, "in": "body", "message": message}])
+
+    if lost_to_id is None:
+        if win_back_on is not None:
+            raise refuse("/win_back_on", "a win-back date goes with lost_to_id, the competitor the deal went to")
+        return None
+    if to != "lost":
+        raise refuse("/lost_to_id", "only a move to lost names the competitor the deal went to")
+    competitor = next((c for c in document["competitors"] if c["id"] == str(lost_to_id)), None)
+    if competitor is None:
+        raise refuse("/lost_to_id", f"no competitor {lost_to_id} under this opportunity")
+    return competitor
+
+
 def apply_move(session: Session, caller: Caller, opportunity: Opportunity, definition: ProcessDefinition, *,
-               to: str, reason: str | None, reason_code: str | None, override: str | None = None) -> MoveResult:
+               to: str, reason: str | None, reason_code: str | None, override: str | None = None,
+               lost_to_id: uuid.UUID | None = None, win_back_on: date | None = None) -> MoveResult:
     """Move a locked opportunity as its process allows; raise the refusal (nothing is written then)."""
     now = utcnow()
     facts = facts_of(session, opportunity, now, definition.rules)
+    competitor = _lost_to(facts.document, to, lost_to_id, win_back_on)
     result = machine_for(definition).move(step=opportunity.step, status=opportunity.status, to=to,
                                           reason=reason, reason_code=reason_code, override=override,
                                           role=caller.role, facts=facts)
@@ -178,9 +201,11 @@ def apply_move(session: Session, caller: Caller, opportunity: Opportunity, defin
               reason=reason.strip() if reason else None,
               reason_code=reason_code if result.kind in OUTCOMES else None,
               gates=[g.as_dict() for g in result.gates], overridden=result.overridden,
-              override=override.strip() if override else None)
+              override=override.strip() if override else None, lost_to_id=lost_to_id if competitor else None)
     if result.kind == "forward" and result.status == "won":
         create_follow_up_plan(session, caller, opportunity, definition, facts.document)
+    if competitor is not None and result.kind == "lost":
+        create_win_back_task(session, caller, opportunity, definition, competitor, win_back_on)
     return result
 
 

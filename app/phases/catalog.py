@@ -3,9 +3,10 @@
 from typing import Any
 
 from app.phases.deploy import schemas as deploy
-from app.phases.deploy.models import Acceptance, BuyingSignal, Objection, Presentation, Task
+from app.phases.deploy.models import (Acceptance, BuyingSignal, Objection, Presentation, Promise, Task,
+                                      ValueReview)
 from app.phases.design import schemas as design
-from app.phases.design.models import Proposition, ScopeItem, SolutionOption
+from app.phases.design.models import ProposalPreview, Proposition, ScopeItem, SolutionOption
 from app.phases.diagnose import schemas as diagnose
 from app.phases.diagnose.models import Problem, Qualification
 from app.phases.discover import schemas as discover
@@ -30,7 +31,7 @@ _KINDS = (
     RecordKind("meeting_plans", "meeting_plan", MeetingPlan, discover.MeetingPlanCreate,
                discover.MeetingPlanUpdate, discover.MeetingPlanRead),
     RecordKind("activities", "activity", Activity, discover.ActivityCreate, discover.ActivityUpdate,
-               discover.ActivityRead, references={"attendee_ids": Stakeholder}, after_win=True),
+               discover.ActivityRead, references={"attendee_ids": Stakeholder}, closed=("won",)),
     # Diagnose
     RecordKind("problems", "problem", Problem, diagnose.ProblemCreate, diagnose.ProblemUpdate,
                diagnose.ProblemRead, references={"confirmation.stakeholder_id": Stakeholder}),
@@ -43,6 +44,8 @@ _KINDS = (
                design.PropositionUpdate, design.PropositionRead, references={"problem_ids": Problem}),
     RecordKind("scope_items", "scope_item", ScopeItem, design.ScopeItemCreate, design.ScopeItemUpdate,
                design.ScopeItemRead, references={"problem_ids": Problem}),
+    RecordKind("proposal_previews", "proposal_preview", ProposalPreview, design.ProposalPreviewCreate,
+               design.ProposalPreviewUpdate, design.ProposalPreviewRead, references={"stakeholder_id": Stakeholder}),
     # Deploy
     RecordKind("presentations", "presentation", Presentation, deploy.PresentationCreate,
                deploy.PresentationUpdate, deploy.PresentationRead,
@@ -55,8 +58,12 @@ _KINDS = (
     RecordKind("acceptance", "acceptance", Acceptance, deploy.AcceptanceCreate,
                deploy.AcceptanceUpdate, deploy.AcceptanceRead,
                references={"accepted_by_id": Stakeholder}),
+    RecordKind("promises", "promise", Promise, deploy.PromiseCreate, deploy.PromiseUpdate, deploy.PromiseRead,
+               closed=("won",)),
     RecordKind("tasks", "task", Task, deploy.TaskCreate, deploy.TaskUpdate, deploy.TaskRead, people=("owner",),
-               after_win=True),
+               closed=("won", "lost")),
+    RecordKind("value_reviews", "value_review", ValueReview, deploy.ValueReviewCreate, deploy.ValueReviewUpdate,
+               deploy.ValueReviewRead, references={"problem_id": Problem, "task_id": Task}, closed=("won",)),
 )
 
 RECORD_KINDS: dict[str, RecordKind] = {kind.collection: kind for kind in _KINDS}

@@ -103,7 +103,7 @@ class RecordKind:
     read: type[RecordRead]
     references: Mapping[str, type[OpportunityRecord]] = field(default_factory=dict)
     people: tuple[str, ...] = ()  # fields naming a user of the workspace by handle
-    after_win: bool = False  # still written once the deal is won (the method's follow-up)
+    closed: tuple[str, ...] = ()  # statuses of a closed deal in which these are still written (follow-up, win-back)
     # The kinds whose records name records of this one, and in which field (filled in by the catalog).
     referred_by: list[tuple["RecordKind", str]] = field(default_factory=list, compare=False)
 
@@ -178,7 +178,7 @@ def _check_references(session: Session, caller: Caller, kind: RecordKind, opport
 
 def _check_open(kind: RecordKind, opportunity: Any) -> None:
     """A closed deal's records no longer change, but for what the method keeps doing after a win."""
-    if opportunity.status == "open" or opportunity.status == "won" and kind.after_win:
+    if opportunity.status == "open" or opportunity.status in kind.closed:
         return
     path = f"/v1/opportunities/{opportunity.id}/transitions"
     how = (f"move it back to an earlier step first (POST {path} with to and a reason)"

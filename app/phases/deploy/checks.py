@@ -1,11 +1,13 @@
-"""Gate checks over the deployment: presentations, objections, acceptance, follow-up tasks."""
+"""Gate checks over the deployment: presentations, objections, acceptance, follow-up tasks, value delivered."""
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from pydantic import Field
 
 from app.engine.checks import Params, check, days_between, parse_time
+from app.phases.design.checks import budget
 from app.phases.deploy.schemas import ObjectionStatus
 from app.phases.discover.checks import DaysParams
 from app.phases.discover.schemas import Role
@@ -92,10 +94,75 @@ def acceptance_complete(document: Mapping[str, Any], params: Mapping[str, Any]) 
     return {"recorded": True, "missing": missing} if missing else None
 
 
+@check("acceptance_within_budget")
+def acceptance_within_budget(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The accepted order's value stays within the customer's budget, when one is known."""
+    acceptance, known_budget = document["acceptance"], budget(document)
+    if acceptance is None or known_budget is None:
+        return None
+    value = acceptance["order_value"]
+    if value["currency"] != known_budget["currency"]:
+        return {"reason": "currency_mismatch", "budget_currency": known_budget["currency"],
+                "order_currency": value["currency"]}
+    if value["amount"] <= known_budget["amount"]:
+        return None
+    return {"order_value": value, "budget": known_budget, "over_by": value["amount"] - known_budget["amount"]}
+
+
+def _today(document: Mapping[str, Any]) -> str:
+    return parse_time(document["now"]).date().isoformat()
+
+
+@check("promises_kept")
+def promises_kept(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Every promise made at the close and still owed is not yet past its date, and no open back-office task
+    falls due after it."""
+    today = _today(document)
+    owed = [p for p in document["promises"] if not p["kept_on"]]
+    back_office = [t for t in document["tasks"] if t["kind"] == "back_office" and not t["completed"]]
+    late = []
+    for promise in owed:
+        after = [t["id"] for t in back_office if t["due_date"] > promise["due_on"]]
+        if promise["due_on"] < today or after:
+            late.append({"what": promise["what"][:200], "due_on": promise["due_on"],
+                         "overdue": promise["due_on"] < today, "tasks_due_after": after[:20]})
+    return {"promises": late[:20]} if late else None
+
+
+class ReviewParams(Params):
+    """Check-in tasks due this many days or more after the acceptance record whether each problem is solved."""
+
+    from_days: int = Field(ge=0, le=3650)
+
+
+@check("value_delivered", ReviewParams, settings={"from_days": "value_review_from_days"})
+def value_delivered(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """On a won deal, each completed check-in task due `from_days` or more after the acceptance has a value
+    review of every diagnosed problem, and no problem's latest review finds it unsolved."""
+    if document["opportunity"]["status"] != "won":
+        return None
+    acceptance, problems, reviews = document["acceptance"], document["problems"], document["value_reviews"]
+    start = parse_time(acceptance["accepted_at"] if acceptance else document["opportunity"]["step_entered_at"])
+    from_day = (start.date() + timedelta(days=params["from_days"])).isoformat()
+    reviewed = {(r["task_id"], r["problem_id"]) for r in reviews}
+    unreviewed = [{"task_id": t["id"], "title": t["title"],
+                   "problems": [p["id"] for p in problems if (t["id"], p["id"]) not in reviewed][:20]}
+                  for t in document["tasks"] if t["kind"] == "check_in" and t["completed"] and t["due_date"] >= from_day]
+    unreviewed = [u for u in unreviewed if u["problems"]]
+    latest: dict[str, Mapping[str, Any]] = {}
+    for review in sorted(reviews, key=lambda r: (r["reviewed_on"], r["created_at"])):
+        latest[review["problem_id"]] = review
+    unsolved = [{"problem_id": r["problem_id"], "reviewed_on": r["reviewed_on"], "cost_now": r["cost_now"]}
+                for r in latest.values() if not r["solved"]]
+    if not unreviewed and not unsolved:
+        return None
+    return {"unreviewed": unreviewed[:20], "unsolved": unsolved[:20]}
+
+
 @check("tasks_on_time")
 def tasks_on_time(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
     """No task is past its due date and still open."""
-    today = parse_time(document["now"]).date().isoformat()
+    today = _today(document)
     overdue = [{"id": t["id"], "title": t["title"], "due_date": t["due_date"], "owner": t["owner"]}
                for t in document["tasks"] if not t["completed"] and t["due_date"] < today]
     return {"tasks": overdue} if overdue else None

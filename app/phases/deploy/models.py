@@ -1,4 +1,4 @@
-"""Stored Deploy records: presentations, objections, buying signals, acceptance, tasks."""
+"""Stored Deploy records: presentations, objections, buying signals, acceptance, promises, tasks, value reviews."""
 
 import uuid
 from datetime import date, datetime
@@ -98,7 +98,7 @@ class Task(OpportunityRecord, Base):
 
     __tablename__ = "task"
     extra_table_args = (
-        CheckConstraint("kind IN ('paperwork', 'sales_report', 'check_in', 'back_office', 'other')",
+        CheckConstraint("kind IN ('paperwork', 'sales_report', 'check_in', 'back_office', 'win_back', 'other')",
                         name="kind"),
         Index(None, "workspace_id", "owner", "due_date"),
     )
@@ -129,3 +129,28 @@ class Task(OpportunityRecord, Base):
     def fill_defaults(self, opportunity: Any) -> None:
         """A task belongs to the opportunity's owner unless it names another."""
         self.owner = self.owner or opportunity.owner
+
+
+class Promise(OpportunityRecord, Base):
+    """Something promised to the customer at the close, by a date, until it is kept."""
+
+    __tablename__ = "promise"
+
+    what: Mapped[str] = mapped_column(Text)
+    due_on: Mapped[date] = mapped_column()
+    kept_on: Mapped[date | None] = mapped_column()
+
+
+class ValueReview(OpportunityRecord, Base):
+    """Whether a diagnosed problem is solved after the sale, and what it costs the customer now."""
+
+    __tablename__ = "value_review"
+
+    problem_id: Mapped[uuid.UUID] = mapped_column()
+    task_id: Mapped[uuid.UUID | None] = mapped_column()
+    reviewed_on: Mapped[date] = mapped_column()
+    solved: Mapped[bool] = mapped_column()
+    cost_now_amount: Mapped[int | None] = mapped_column(BigInteger)
+    cost_now_currency: Mapped[str | None] = mapped_column(String(3))
+    notes: Mapped[str | None] = mapped_column(Text)
+    cost_now = MoneyColumns()

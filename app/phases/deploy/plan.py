@@ -1,7 +1,7 @@
-"""The follow-up plan a won deal starts: tasks the rep owns after the order."""
+"""The tasks a closed deal starts: the follow-up plan after a win, the win-back after a loss to a competitor."""
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -35,3 +35,16 @@ def create_follow_up_plan(session: Session, caller: Caller, opportunity: Opportu
              for item in definition.settings.get("follow_up_plan", ())]
     if tasks:
         add_records(session, caller.actor, RECORD_KINDS["tasks"], opportunity, tasks, now)
+
+
+def create_win_back_task(session: Session, caller: Caller, opportunity: Opportunity, definition: ProcessDefinition,
+                         competitor: Mapping[str, Any], due: date | None) -> None:
+    """The owner's task to win the account back from the competitor it went to, due on the date given or the
+    process's win_back_after_days after the loss."""
+    now = opportunity.updated_at
+    due = due or now.date() + timedelta(days=int(definition.settings["win_back_after_days"]))
+    task = Task(workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id,
+                title=f"Win {opportunity.account.name} back from {competitor['name']}"[:200], kind="win_back",
+                owner=opportunity.owner, due_date=due, notes=None, version=1, created_at=now,
+                created_by=caller.actor, updated_at=now, updated_by=caller.actor)
+    add_records(session, caller.actor, RECORD_KINDS["tasks"], opportunity, [task], now)

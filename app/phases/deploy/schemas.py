@@ -9,7 +9,7 @@ from pydantic import Field, StrictBool, StrictInt
 from app.schemas import LONGEST_LIST, Lines, Ids, Day, Input, Moment, Money, Name, Text, patch_of, read_of
 
 ObjectionStatus = Literal["open", "qualified", "resolved", "withdrawn"]
-TaskKind = Literal["paperwork", "sales_report", "check_in", "back_office", "other"]
+TaskKind = Literal["paperwork", "sales_report", "check_in", "back_office", "win_back", "other"]
 
 
 class PresentationCreate(Input):
@@ -69,6 +69,26 @@ class TaskCreate(Input):
     completed: StrictBool = False
 
 
+class PromiseCreate(Input):
+    """Something promised to the customer at the close, by a date."""
+
+    what: Text
+    due_on: Day
+    kept_on: Day | None = Field(None, description="When it was kept; empty while still owed.")
+
+
+class ValueReviewCreate(Input):
+    """At a check-in after the sale: whether a diagnosed problem is solved, and what it costs now."""
+
+    problem_id: uuid.UUID = Field(description="The diagnosed problem.")
+    task_id: uuid.UUID | None = Field(None, description="The check-in task it was recorded at.")
+    reviewed_on: Day
+    solved: StrictBool
+    cost_now: Money | None = Field(None, description="What the problem costs now, over the same period as its "
+                                                     "diagnosed cost.")
+    notes: Text | None = None
+
+
 PresentationUpdate, PresentationRead = patch_of(PresentationCreate), read_of(PresentationCreate)
 ObjectionUpdate = patch_of(ObjectionCreate)
 ObjectionRead = read_of(ObjectionCreate, raised_at=(Moment, ...))
@@ -78,3 +98,5 @@ AcceptanceUpdate, AcceptanceRead = patch_of(AcceptanceCreate), read_of(Acceptanc
 TaskUpdate = patch_of(TaskCreate)
 TaskRead = read_of(TaskCreate, owner=(str, ...), completed_at=(datetime | None, ...),
                    completed_by=(str | None, ...))
+ValueReviewUpdate, ValueReviewRead = patch_of(ValueReviewCreate), read_of(ValueReviewCreate)
+PromiseUpdate, PromiseRead = patch_of(PromiseCreate), read_of(PromiseCreate)

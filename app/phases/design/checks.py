@@ -3,9 +3,12 @@
 from collections.abc import Mapping
 from typing import Any
 
+from typing import Literal
+
 from pydantic import Field
 
-from app.engine.checks import Params, check, is_empty
+from app.engine.checks import Params, check, days_between, is_empty, parse_time
+from app.phases.diagnose.checks import confirmed, quantified_cost, stakeholder_ids
 
 
 class RequiredParams(Params):
@@ -60,6 +63,32 @@ def scope_solves_problems(document: Mapping[str, Any], params: Mapping[str, Any]
     return {"scope_items": len(items), "unlinked": unlinked} if unlinked else None
 
 
+class OwnedParams(Params):
+    """Whose problems: the proposition's or the scope's; with `basis`, a cost counts only with its basis."""
+
+    collection: Literal["proposition", "scope_items"]
+    basis: bool = False
+
+
+@check("named_problems_owned", OwnedParams)
+def named_problems_owned(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Every problem the proposition (or a scope item) names is quantified (with `basis`, saying how) and
+    confirmed by the customer, naming who."""
+    value, known = document[params["collection"]], _known_problems(document)
+    named = {p for record in ([value] if isinstance(value, dict) else value or []) for p in record["problem_ids"]}
+    present = stakeholder_ids(document)
+    lacking = []
+    for problem in (known[p] for p in sorted(named) if p in known):
+        costed = quantified_cost(problem, basis=False)
+        missing = [name for name, held in (("cost", costed),
+                                           ("basis", not (costed and params["basis"]) or
+                                            quantified_cost(problem, basis=True)),
+                                           ("confirmation", confirmed(problem, present))) if not held]
+        if missing:
+            lacking.append({"id": problem["id"], "description": problem["description"][:200], "lacking": missing})
+    return {"collection": params["collection"], "problems": lacking[:20]} if lacking else None
+
+
 @check("options_weighed")
 def options_weighed(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
     """The options include a competitor's and doing nothing, and each is chosen or set aside with the reason."""
@@ -111,3 +140,32 @@ def price_paid_back(document: Mapping[str, Any], params: Mapping[str, Any]) -> d
             "problem_cost_over_horizon": {"amount": round(covered), "currency": currency},
             "horizon_months": horizon, "payback_months": payback,
             "problems_solved": [p["id"] for p in solved]}
+
+
+class CommitmentParams(Params):
+    """The step of the design work, and the days in it or design sessions after which the customer should have
+    committed to a dated next step (none switches either bound off)."""
+
+    step: str = Field("solution_design", min_length=1, max_length=50)
+    days: int | None = Field(ge=1, le=3650)
+    sessions: int | None = Field(ge=1, le=1000)
+
+
+@check("design_committed", CommitmentParams,
+       settings={"days": "design_commitment_days", "sessions": "design_sessions_max"})
+def design_committed(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """While the deal stands at `step`, no more than `days` pass and no more than `sessions` contacts are held
+    without the customer committing to a next step with a date (an activity of the step naming both)."""
+    opportunity = document["opportunity"]
+    if opportunity["step"] != params["step"]:
+        return None
+    entered, now = parse_time(opportunity["step_entered_at"]), parse_time(document["now"])
+    held = [a for a in document["activities"] if entered <= parse_time(a["occurred_at"]) <= now]
+    if any(not is_empty(a["next_step"]) and a["next_step_on"] for a in held):
+        return None
+    waited = days_between(opportunity["step_entered_at"], document["now"])
+    days, sessions = params["days"], params["sessions"]
+    if (days is None or waited <= days) and (sessions is None or len(held) <= sessions):
+        return None
+    return {"days_in_step": int(waited), "sessions": len(held), "threshold_days": days,
+            "threshold_sessions": sessions, "dated_next_step": False}

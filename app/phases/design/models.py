@@ -1,11 +1,12 @@
-"""Stored Design records: solution options, the central proposition, the scope."""
+"""Stored Design records: solution options, the central proposition, the scope, the proposal's previews."""
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
+from app.db import Base, UTCDateTime
 from app.phases.records import MoneyColumns, OpportunityRecord, UUIDList
 
 
@@ -47,3 +48,14 @@ class ScopeItem(OpportunityRecord, Base):
     price_currency: Mapped[str] = mapped_column(String(3))
     problem_ids: Mapped[list[uuid.UUID]] = mapped_column(UUIDList)
     price = MoneyColumns()
+
+
+class ProposalPreview(OpportunityRecord, Base):
+    """The dress rehearsal: the proposal previewed with one stakeholder before it is presented."""
+
+    __tablename__ = "proposal_preview"
+
+    stakeholder_id: Mapped[uuid.UUID] = mapped_column()
+    previewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    feedback: Mapped[str | None] = mapped_column(Text)
+    adjustments: Mapped[str | None] = mapped_column(Text)

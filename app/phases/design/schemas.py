@@ -1,11 +1,11 @@
 """API shapes of the Design records."""
 
+import uuid
 from typing import Literal
 
 from pydantic import Field
 
-from app.schemas import Ids, Input, Money, Name, Text, patch_of, read_of
-
+from app.schemas import Ids, Input, Moment, Money, Name, Text, patch_of, read_of
 
 
 class SolutionOptionCreate(Input):
@@ -34,6 +34,16 @@ class ScopeItemCreate(Input):
     problem_ids: Ids = Field(default_factory=list, description="The diagnosed problems it solves.")
 
 
+class ProposalPreviewCreate(Input):
+    """The proposal previewed with a stakeholder before the presentation."""
+
+    stakeholder_id: uuid.UUID = Field(description="The stakeholder who saw the preview.")
+    previewed_at: Moment
+    feedback: Text | None = Field(None, description="What they said.")
+    adjustments: Text | None = Field(None, description="What the proposal changes as a result.")
+
+
 SolutionOptionUpdate, SolutionOptionRead = patch_of(SolutionOptionCreate), read_of(SolutionOptionCreate)
 PropositionUpdate, PropositionRead = patch_of(PropositionCreate), read_of(PropositionCreate)
 ScopeItemUpdate, ScopeItemRead = patch_of(ScopeItemCreate), read_of(ScopeItemCreate)
+ProposalPreviewUpdate, ProposalPreviewRead = patch_of(ProposalPreviewCreate), read_of(ProposalPreviewCreate)

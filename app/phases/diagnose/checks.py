@@ -7,13 +7,15 @@ from typing import Literal
 
 from pydantic import Field
 
-from app.engine.checks import Params, check, days_between
+from app.engine.checks import Params, check, days_between, is_empty
 
 
 class CostParams(Params):
-    """With `confirmed`, only a cost the customer confirmed counts; with `every`, every problem must count."""
+    """With `confirmed`, only a cost the customer confirmed counts; with `basis`, only one that says how it was
+    reached; with `every`, every problem must count."""
 
     confirmed: bool = False
+    basis: bool = False
     every: bool = False
 
 
@@ -24,17 +26,19 @@ class QualificationParams(Params):
     reason_code: Literal["no_urgency", "no_resources", "no_decision_maker_access", "not_a_fit", "other"]
     only_no: bool = False
     answered: bool = False
+    budget: bool = False
 
 
 @check("problem_cost_quantified", CostParams)
 def problem_cost_quantified(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """At least one problem carries a cost above zero; with `confirmed`, one the customer confirmed,
-    naming who (a stakeholder still on the opportunity); with `every`, every problem does."""
+    """At least one problem carries a cost above zero (with `basis`, saying how it was reached); with
+    `confirmed`, one the customer confirmed, naming who (a stakeholder still on the opportunity); with `every`,
+    every problem does."""
     problems = document["problems"]
     must_confirm = params["confirmed"]
-    quantified = [p for p in problems if p["cost"] is not None and p["cost"]["amount"] > 0]
-    present = _stakeholders(document)
-    counted = [p for p in quantified if not must_confirm or _confirmed(p, present)]
+    quantified = [p for p in problems if quantified_cost(p, basis=params["basis"])]
+    present = stakeholder_ids(document)
+    counted = [p for p in quantified if not must_confirm or confirmed(p, present)]
     if counted and (not params["every"] or len(counted) == len(problems)):
         return None
     details: dict[str, Any] = {"problems": len(problems), "quantified": len(quantified)}
@@ -45,11 +49,18 @@ def problem_cost_quantified(document: Mapping[str, Any], params: Mapping[str, An
     return details
 
 
-def _stakeholders(document: Mapping[str, Any]) -> set[str]:
+def quantified_cost(problem: Mapping[str, Any], *, basis: bool) -> bool:
+    """The problem carries a cost above zero; with `basis`, one that says how the figure was reached."""
+    cost = problem["cost"]
+    return cost is not None and cost["amount"] > 0 and not (basis and is_empty(cost["basis"]))
+
+
+def stakeholder_ids(document: Mapping[str, Any]) -> set[str]:
+    """The ids of the deal's stakeholders."""
     return {s["id"] for s in document["stakeholders"]}
 
 
-def _confirmed(problem: Mapping[str, Any], stakeholders: set[str]) -> bool:
+def confirmed(problem: Mapping[str, Any], stakeholders: set[str]) -> bool:
     """The customer confirmed the problem, naming who (one of the deal's stakeholders)."""
     confirmation = problem["confirmation"]
     return bool(confirmation) and confirmation["stakeholder_id"] in stakeholders
@@ -60,8 +71,8 @@ def problems_confirmed(document: Mapping[str, Any], params: Mapping[str, Any]) -
     """There is a problem, and the customer confirmed every one, naming who (a stakeholder still on the
     opportunity)."""
     problems = document["problems"]
-    present = _stakeholders(document)
-    unconfirmed = [p["id"] for p in problems if not _confirmed(p, present)]
+    present = stakeholder_ids(document)
+    unconfirmed = [p["id"] for p in problems if not confirmed(p, present)]
     if problems and not unconfirmed:
         return None
     return {"problems": len(problems), "unconfirmed": unconfirmed[:20]}
@@ -95,10 +106,14 @@ def qualification_answer(document: Mapping[str, Any], params: Mapping[str, Any])
     """The qualification answers `field` (urgency or resources) with yes; a no recommends disqualifying.
 
     With `only_no`, only a no counts against it (an open question is not yet a reason to walk away); with
-    `answered`, a no counts for it too (the question is settled either way).
+    `answered`, a no counts for it too (the question is settled either way); with `budget`, a yes to resources
+    counts only with the budget available recorded.
     """
     qualification = document["qualification"]
     answer = qualification[params["field"]] if qualification else "unknown"
+    if answer == "yes" and params["budget"] and params["field"] == "resources" \
+            and qualification["budget_available"] is None:
+        return {"answer": "yes", "budget_available": None, "recommendation": "record the budget available"}
     if answer == "yes" or (answer == "unknown" and params["only_no"]) or (answer == "no" and params["answered"]):
         return None
     if answer == "no":

@@ -5,8 +5,8 @@ from typing import Any
 
 from pydantic import Field
 
-from app.engine.checks import Params, check, days_between, parse_time
-from app.phases.discover.schemas import ActivityKind, Role
+from app.engine.checks import Params, check, days_between, is_empty, parse_time
+from app.phases.discover.schemas import ActivityKind, Role, Stance
 
 
 class StakeholderRoleParams(Params):
@@ -26,6 +26,13 @@ class DecisionParams(Params):
     """With `signer`, the decision process must also name who signs (a stakeholder still on the opportunity)."""
 
     signer: bool = False
+
+
+class CoveredParams(Params):
+    """The roles that decide, and the stances that mean one of them is not yet won over."""
+
+    roles: list[Role] = Field(["decision_maker", "economic_buyer"], min_length=1)
+    stances: list[Stance] = Field(["sceptic", "opponent"])
 
 
 class DaysParams(Params):
@@ -89,3 +96,18 @@ def decision_process_known(document: Mapping[str, Any], params: Mapping[str, Any
                                       bool(process["timeline"] or process["decision_date"])),
                                      ("signer_id", signs or not params["signer"])) if not ok]
     return {"recorded": True, "missing": missing} if missing else None
+
+
+@check("decision_makers_covered", CoveredParams)
+def decision_makers_covered(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Every stakeholder of `roles` has needs recorded and no stance among `stances` (a sceptic or opponent
+    who decides is still to be won over)."""
+    uncovered = []
+    for person in document["stakeholders"]:
+        if person["role"] not in params["roles"]:
+            continue
+        reasons = (["no needs recorded"] if is_empty(person["needs"]) else []) + \
+            ([f"stance: {person['stance']}"] if person["stance"] in params["stances"] else [])
+        if reasons:
+            uncovered.append({"id": person["id"], "name": person["name"], "role": person["role"], "why": reasons})
+    return {"stakeholders": uncovered[:20]} if uncovered else None

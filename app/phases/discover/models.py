@@ -131,6 +131,8 @@ class Activity(OpportunityRecord, Base):
     purpose_agreed: Mapped[str | None] = mapped_column(Text)
     minutes_agreed: Mapped[int | None] = mapped_column()
     notes: Mapped[str | None] = mapped_column(Text)
+    next_step: Mapped[str | None] = mapped_column(Text)
+    next_step_on: Mapped[date | None] = mapped_column()
 
     @classmethod
     def after_write(cls, session: Session, opportunity: Any) -> None:

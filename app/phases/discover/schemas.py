@@ -80,6 +80,8 @@ class ActivityCreate(Input):
     purpose_agreed: Text | None = Field(None, description="The purpose agreed with the customer.")
     minutes_agreed: StrictInt | None = Field(None, ge=1, le=1440, description="The time agreed, in minutes.")
     notes: Text | None = None
+    next_step: Text | None = Field(None, description="The next step the customer committed to.")
+    next_step_on: Day | None = Field(None, description="The date the customer committed to for it.")
 
 
 StakeholderUpdate = patch_of(StakeholderCreate)
