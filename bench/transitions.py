@@ -50,13 +50,14 @@ BENCH_ROW_DDL = "CREATE TABLE bench_row (id VARCHAR(36) PRIMARY KEY, payload TEX
 DEAL = {"account": {"name": "Riverton City Council", "industry": "public_sector"},
         "value": {"amount": 125000000, "currency": "EUR"}}
 ECONOMIC_BUYER = {"name": "Dana Okafor", "title": "Director of Public Works",
-                  "role": "economic_buyer"}
+                  "role": "economic_buyer", "needs": "No more emergency call-outs"}
 MEETING_PLAN = {"objective": "Understand the outage history and its cost",
                 "questions": ["How often do filters fail?"]}
 FIRST_MEETING = {"kind": "meeting", "occurred_at": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
                  "purpose_agreed": "Diagnosis", "minutes_agreed": 60}
 QUANTIFIED_PROBLEM = {"description": "Unplanned filter outages force bottled-water deliveries",
-                      "cost": {"amount": 42000000, "currency": "EUR", "period": "year"},
+                      "cost": {"amount": 42000000, "currency": "EUR", "period": "year",
+                               "basis": "Twelve outages a year at 35,000 EUR of bottled water each"},
                       "confirmed_by_customer": True}
 DECISION_PROCESS = {"steps": ["Technical review", "Council vote"], "decision_date": "2027-03-01"}
 QUALIFICATION = {"urgency": "yes", "compelling_event": "Regulator deadline", "resources": "yes",
@@ -315,6 +316,8 @@ def seed_one(client: httpx2.Client, number: int) -> str:
     put_record(client, oid, "qualification", QUALIFICATION)
     put_record(client, oid, "proposition", {**PROPOSITION, "problem_ids": [problem]})
     add_record(client, oid, "scope-items", {**SCOPE_ITEM, "problem_ids": [problem]})
+    add_record(client, oid, "proposal-previews", {"stakeholder_id": buyer,
+                                                  "previewed_at": FIRST_MEETING["occurred_at"]})
     expect(client.post(f"/v1/opportunities/{oid}/transitions", json={"to": "questioning"}), 200)
     return oid
 
