@@ -122,6 +122,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(endpoints_router)
     app.include_router(events_router)
     declare_webhooks(app)
+
+    @app.get("/", include_in_schema=False)
+    def start_here() -> dict[str, str]:
+        """Where to begin: the interactive docs, the contract, and the API."""
+        return {"name": "dealgate", "docs": "/docs", "redoc": "/redoc", "openapi": "/openapi.json", "api": "/v1"}
+
     app.add_middleware(IdempotencyKeys, database=lambda: app.state.database, settings=settings)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.openapi = _problem_json_openapi(app)  # type: ignore[method-assign]

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from app.engine.checks import CHECKS
 from app.engine.rules import Rule, RuleEnvironment, RuleInvalid
-from app.engine.spec import ChecklistItemSpec, ProcessSpec, RequirementSpec, Severity
+from app.engine.spec import ChecklistItemSpec, ProcessSpec, RequirementSpec
 from app.errors import json_pointer
 
 OUTCOMES = ("lost", "disqualified")
@@ -26,7 +26,7 @@ class Requirement:
     kind: str  # a built-in kind, or "rule"
     message: str
     fix: str
-    severity: Severity = "block"
+    severity: str = "block"  # block or warn in a gate; warn or info in advice
     params: Mapping[str, Any] = field(default_factory=dict)
     rule: Rule | None = field(default=None, compare=False)
     when: Rule | None = field(default=None, compare=False)

@@ -95,7 +95,8 @@ class ProcessMachine:
             raise InvalidInput("An override needs a written justification.",
                                errors=[{"pointer": "/override", "in": "body", "message": "empty justification"}])
         override = override.strip() if override else None
-        if override and (state not in definition.step_names or self._kind(state, to) != "forward"):
+        # A move to where the deal already stands is refused as such (409), justified or not.
+        if override and state != to and (state not in definition.step_names or self._kind(state, to) != "forward"):
             raise InvalidInput("An override passes a blocked gate; it applies only to a forward move.",
                                errors=[{"pointer": "/override", "in": "body",
                                         "message": "only a forward move can be overridden"}])

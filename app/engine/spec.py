@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictStr
+from pydantic import Field, StrictStr, field_validator
 
 from app.schemas import Input, Name
 
@@ -15,6 +15,7 @@ STEP_NAME = r"^[a-z0-9][a-z0-9_.\-]*$"  # of steps and phases
 StepName = Annotated[StrictStr, Field(min_length=1, max_length=50, pattern=STEP_NAME,
                                       description="A lower-case name of at most 50 characters.")]
 Severity = Literal["block", "warn"]
+Advice = Literal["warn", "info"]
 OverrideRole = Literal["rep", "manager", "admin", "integration"]
 TaskKind = Literal["paperwork", "sales_report", "check_in", "back_office", "other"]
 
@@ -33,6 +34,19 @@ class RequirementSpec(Input):
                                                            "{opportunity_id} and {account_id} are filled in.")
     severity: Severity = "block"
     overridable: bool = Field(True, description="Whether a named role may pass over it with a justification.")
+
+
+class RecommendationSpec(RequirementSpec):
+    """Advice the guidance gives while its condition is unmet: it never blocks a move; `warn` for what needs
+    acting on, `info` for a prompt."""
+
+    severity: Advice = "info"  # type: ignore[assignment]
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _advice(cls, value: Any) -> Any:
+        """Versions stored before advice had severities of its own said block, which never blocked."""
+        return "warn" if value == "block" else value
 
 
 class ChecklistItemSpec(Input):
@@ -94,6 +108,6 @@ class ProcessSpec(Input):
     steps: list[StepSpec] = Field(min_length=2, max_length=50)
     gates: dict[Annotated[str, Field(max_length=100)], Annotated[list[RequirementSpec], Field(max_length=100)]] = \
         Field(default_factory=dict, description="The requirements of the gate into each step, by step name.")
-    recommendations: list[RequirementSpec] = Field(default_factory=list, max_length=100)
+    recommendations: list[RecommendationSpec] = Field(default_factory=list, max_length=100)
     settings: SettingsSpec = Field(default_factory=SettingsSpec)
     overrides: OverridesSpec = Field(default_factory=OverridesSpec)

@@ -50,8 +50,9 @@ _OPPORTUNITY = Opportunity.__table__
 _MOVE = (update(_OPPORTUNITY)
          .where(_OPPORTUNITY.c.workspace_id == bindparam("workspace_id_"), _OPPORTUNITY.c.id == bindparam("id_"),
                 _OPPORTUNITY.c.version == bindparam("version_"))
-         .values({name: bindparam(name) for name in ("step", "phase", "status", "outcome_reason_code", "version",
-                                                     "updated_at", "updated_by", "step_entered_at")}))
+         .values({name: bindparam(name) for name in ("step", "phase", "status", "outcome_reason_code",
+                                                     "outcome_reason", "lost_to_id", "version", "updated_at",
+                                                     "updated_by", "step_entered_at")}))
 _RECORD_MOVE = insert(HistoryEntry.__table__)
 
 
@@ -89,7 +90,9 @@ def move_deal(session: Session, opportunity: Opportunity, *, kind: str, to_step:
     makes a version of its own, even after another change to the deal in the same transaction."""
     if not first_change(opportunity):
         session.flush()  # the change before it is written first: the move is a version of its own
+    closed = to_status in ("lost", "disqualified")
     moved = {"step": to_step, "phase": to_phase, "status": to_status, "outcome_reason_code": reason_code,
+             "outcome_reason": reason if closed else None, "lost_to_id": lost_to_id if closed else None,
              "version": opportunity.version + 1, "updated_at": at, "updated_by": actor,
              "step_entered_at": at if to_step != opportunity.step else opportunity.step_entered_at}
     origin = {"step": opportunity.step, "phase": opportunity.phase, "status": opportunity.status}

@@ -48,6 +48,8 @@ class Opportunity(HasExternalIds, Tracked, Base):
     step_entered_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome_reason_code: Mapped[str | None] = mapped_column(String(50))
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
+    lost_to_id: Mapped[uuid.UUID | None] = mapped_column()
     # Each record kind in the shape gates read it, kept current by every record write.
     records_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
 

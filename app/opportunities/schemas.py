@@ -96,6 +96,8 @@ class OpportunityRead(Output):
     days_in_step: int
     last_activity_at: datetime | None = Field(description="When the customer was last contacted.")
     outcome_reason_code: str | None = Field(description="Why it was disqualified (or lost).")
+    outcome_reason: str | None = Field(description="The reason given when it was lost or disqualified.")
+    lost_to_id: uuid.UUID | None = Field(description="The competitor a lost deal went to, if named.")
     process: ProcessRef
     external_ids: dict[str, str] = Field(description="What other systems call the deal, by system.")
     version: int
@@ -130,7 +132,8 @@ class FindingRead(Output):
 
     code: str = Field(description="Stable requirement code, such as diagnose.problem_cost_quantified.")
     message: str
-    severity: Literal["block", "warn"]
+    severity: Literal["block", "warn", "info"] = Field(
+        description="block refuses a move; warn and info never do (a recommendation is warn or info).")
     step: str = Field(description="The step whose gate holds the requirement.")
     fix: str = Field(description="The API path where the missing record is created.")
     details: dict[str, Any] = Field(default_factory=dict)

@@ -3,7 +3,7 @@
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -104,8 +104,13 @@ class RecordKind:
     references: Mapping[str, type[OpportunityRecord]] = field(default_factory=dict)
     people: tuple[str, ...] = ()  # fields naming a user of the workspace by handle
     closed: tuple[str, ...] = ()  # statuses of a closed deal in which these are still written (follow-up, win-back)
+    contact: str | None = None  # the field saying when a record of this kind was contact with the customer
     # The kinds whose records name records of this one, and in which field (filled in by the catalog).
     referred_by: list[tuple["RecordKind", str]] = field(default_factory=list, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.contact:
+            CONTACT_KINDS.append(self)
 
     @property
     def path(self) -> str:
@@ -135,6 +140,23 @@ class RecordKind:
 
 
 RecordT = TypeVar("RecordT", bound=OpportunityRecord)
+
+# The kinds whose records are contact with the customer (each registers itself).
+CONTACT_KINDS: list[RecordKind] = []
+
+
+def last_contact(records_of: Callable[[RecordKind], Any], now: datetime) -> datetime | None:
+    """The latest contact with the customer that has taken place by `now`, over every kind of contact record
+    (`records_of` gives a kind's records in their API shape)."""
+    times = []
+    for kind in CONTACT_KINDS:
+        records = records_of(kind)
+        for record in [records] if kind.singleton and records else records or []:
+            if record[kind.contact]:
+                at = datetime.fromisoformat(record[kind.contact])
+                if at <= now:
+                    times.append(at)
+    return max(times, default=None)
 
 
 def _records_of(model: type[RecordT], workspace_id: uuid.UUID, opportunity_id: uuid.UUID) -> Any:
@@ -192,8 +214,7 @@ def _referrers(session: Session, kind: RecordKind, opportunity: Any, record_id: 
     """The records of the opportunity that name this one."""
     found = []
     for other, name in kind.referred_by:
-        known, rows = snapshot_records(opportunity, other)
-        rows = rows if known else shape_collection(session, other, opportunity)
+        rows = current_records(session, other, opportunity)
         for row in [rows] if other.singleton and rows else rows or []:
             if str(record_id) in {str(value) for value in _named(row, name)}:
                 found.append({"kind": other.label, "id": row["id"], "field": name})
@@ -220,13 +241,16 @@ def refresh_snapshot(session: Session, kind: RecordKind, opportunity: Any) -> No
     session.flush()
     kind.model.after_write(session, opportunity)
     _set_snapshot(kind, opportunity, shape_collection(session, kind, opportunity))
+    if kind.contact:
+        opportunity.last_activity_at = last_contact(lambda k: current_records(session, k, opportunity), utcnow())
     session.flush()
 
 
 def preset_records(kind: RecordKind, opportunity: Any, records: Sequence[OpportunityRecord]) -> None:
     """Give a deal not stored yet its first records of a kind (one whose writes derive nothing else): they are in
     its snapshot from the start, and open_deals stores them with it."""
-    assert kind.model.after_write.__func__ is OpportunityRecord.after_write.__func__, kind.collection
+    assert kind.model.after_write.__func__ is OpportunityRecord.after_write.__func__ and not kind.contact, \
+        kind.collection
     _set_snapshot(kind, opportunity, [kind.read.model_validate(r).model_dump(mode="json") for r in records])
 
 
@@ -246,6 +270,12 @@ def snapshot_revision(opportunity: Any, kind: RecordKind) -> str | None:
     """What names this version of the kind's snapshot (None for a snapshot taken before revisions)."""
     entry = (opportunity.records_snapshot or {}).get(kind.collection)
     return entry.get("revision") if entry is not None and entry.get("shape") == kind.shape else None
+
+
+def current_records(session: Session, kind: RecordKind, opportunity: Any) -> Any:
+    """The kind's records of the opportunity in their API shape: from its snapshot, else from their table."""
+    found, records = snapshot_records(opportunity, kind)
+    return records if found else shape_collection(session, kind, opportunity)
 
 
 def snapshot_records(opportunity: Any, kind: RecordKind) -> tuple[bool, Any]:

@@ -1,4 +1,5 @@
-"""The method's remaining practices: proposal previews, promises, value reviews, dated next steps, win-back.
+"""The method's remaining practices: proposal previews, promises, value reviews, dated next steps, win-back;
+a closed deal's reason and the competitor it went to on the deal itself (filled from its history).
 
 Existing workspaces keep the process they publish; each that has the default process, complex-sale, receives
 the new default (a frozen copy beside this file) as a draft version after its newest, for sales ops to dry-run
@@ -96,6 +97,13 @@ def upgrade() -> None:
 
     with op.batch_alter_table('history_entry', schema=None) as batch_op:
         batch_op.add_column(sa.Column('lost_to_id', sa.Uuid(), nullable=True))
+    with op.batch_alter_table('opportunity', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('outcome_reason', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('lost_to_id', sa.Uuid(), nullable=True))
+    op.execute("UPDATE opportunity SET outcome_reason = (SELECT h.reason FROM history_entry h "
+               "WHERE h.workspace_id = opportunity.workspace_id AND h.opportunity_id = opportunity.id "
+               "AND h.kind IN ('lost', 'disqualified') ORDER BY h.seq DESC LIMIT 1) "
+               "WHERE status IN ('lost', 'disqualified')")
 
     with op.batch_alter_table('task', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_task_kind'), type_='check')
@@ -127,6 +135,9 @@ def downgrade() -> None:
     with op.batch_alter_table('task', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_task_kind'), type_='check')
         batch_op.create_check_constraint('kind', OLD_TASK_KINDS)
+    with op.batch_alter_table('opportunity', schema=None) as batch_op:
+        batch_op.drop_column('lost_to_id')
+        batch_op.drop_column('outcome_reason')
     with op.batch_alter_table('history_entry', schema=None) as batch_op:
         batch_op.drop_column('lost_to_id')
 

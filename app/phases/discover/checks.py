@@ -7,6 +7,7 @@ from pydantic import Field
 
 from app.engine.checks import Params, check, days_between, is_empty, parse_time
 from app.phases.discover.schemas import ActivityKind, Role, Stance
+from app.phases.records import last_contact
 
 
 class StakeholderRoleParams(Params):
@@ -69,13 +70,13 @@ def activity_logged(document: Mapping[str, Any], params: Mapping[str, Any]) -> d
 
 @check("activity_recent", DaysParams, settings={"days": "stale_activity_days"})
 def activity_recent(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Some contact with the customer within `days` (default: the process's stale-activity threshold),
-    counted from entering the current step."""
+    """Some contact with the customer (any record of contact: a meeting, a presentation, an objection heard...)
+    within `days` (default: the process's stale-activity threshold), counted from entering the current step."""
     if params["days"] is None:
         return None
     now = document["now"]
-    held = [a["occurred_at"] for a in document["activities"] if parse_time(a["occurred_at"]) <= parse_time(now)]
-    last = max(held, key=parse_time) if held else None
+    contact = last_contact(lambda kind: document[kind.collection], parse_time(now))
+    last = contact.isoformat() if contact else None
     since = max(filter(None, (last, document["opportunity"]["step_entered_at"])), key=parse_time)
     idle = days_between(since, now)
     if idle <= params["days"]:

@@ -4,14 +4,11 @@ import uuid
 from collections.abc import Mapping
 from datetime import date, datetime
 
-from typing import Any
-
-from sqlalchemy import (JSON, BigInteger, CheckConstraint, ForeignKeyConstraint, String, Text, UniqueConstraint,
-                        func, select)
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKeyConstraint, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.db import Base, UTCDateTime, new_row, utcnow
+from app.db import Base, UTCDateTime, new_row
 from app.external_ids import ExternalIdRow, HasExternalIds
 from app.phases.records import MoneyColumns, OpportunityRecord, UUIDList
 
@@ -133,11 +130,3 @@ class Activity(OpportunityRecord, Base):
     notes: Mapped[str | None] = mapped_column(Text)
     next_step: Mapped[str | None] = mapped_column(Text)
     next_step_on: Mapped[date | None] = mapped_column()
-
-    @classmethod
-    def after_write(cls, session: Session, opportunity: Any) -> None:
-        """The opportunity's last activity is the latest contact that has taken place."""
-        opportunity.last_activity_at = session.scalar(
-            select(func.max(cls.occurred_at)).where(cls.workspace_id == opportunity.workspace_id,
-                                                    cls.opportunity_id == opportunity.id,
-                                                    cls.occurred_at <= utcnow()))
