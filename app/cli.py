@@ -106,16 +106,20 @@ def _api_key(api_key: str | None, key_file: Path | None) -> str:
     raise typer.Exit(1)
 
 
-def _fail(error: Exception) -> NoReturn:
+def _fail(error: Exception, source: "ProcessFile | None" = None) -> NoReturn:
     from app.process_files import ApiError
 
     if isinstance(error, ApiError):
         typer.echo(f"Refused ({error.status}): {error}", err=True)
-        for item in error.problem.get("errors", []):
+        errors = error.problem.get("errors", [])
+        for item in errors:
             where = item.get("pointer", "")
             if item.get("line"):
-                where += f" (line {item['line']}, column {item['column']})"
-            typer.echo(f"  {where}: {item.get('message')}", err=True)
+                where += f" (line {item['line']}, column {item['column']} of the rule)"
+            found = source.locate(where.split(" ")[0], item.get("line"), item.get("column")) if source else None
+            typer.echo(f"  {found + ' ' if found else ''}{where}: {item.get('message')}", err=True)
+        if any(any(part.isdigit() for part in e.get("pointer", "").split("/")) for e in errors):
+            typer.echo("  (a pointer counts the items of a list from 0)", err=True)
     else:
         typer.echo(f"Cannot reach the API: {error}", err=True)
     raise typer.Exit(1)
@@ -149,10 +153,15 @@ def apply_process(path: Path = typer.Argument(..., exists=True, dir_okay=False, 
     """Validate a process file, show how it differs from the newest version, store it as a draft."""
     from app.engine.spec import ProcessSpec
     from app.errors import InvalidInput
-    from app.process_files import Api, ApiError, as_file, difference, to_yaml
+    from app.process_files import Api, ApiError, ProcessFile, as_file, difference, to_yaml
     from app.processes.service import compile_spec
 
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        source = ProcessFile(path)
+    except ValueError as broken:
+        typer.echo(str(broken), err=True)
+        raise typer.Exit(1) from None
+    document = source.document
     if not isinstance(document, dict) or not isinstance(document.get("key"), str):
         typer.echo(f"{path} must be a YAML mapping with a 'key'.", err=True)
         raise typer.Exit(1)
@@ -160,7 +169,7 @@ def apply_process(path: Path = typer.Argument(..., exists=True, dir_okay=False, 
     try:
         compile_spec(document, key=key, version=1)
     except InvalidInput as invalid:
-        _fail(ApiError(invalid.status, {"detail": invalid.detail, **invalid.extensions}))
+        _fail(ApiError(invalid.status, {"detail": invalid.detail, **invalid.extensions}), source)
     spec = ProcessSpec.model_validate(document).model_dump(mode="json")
     api = Api(url, _api_key(api_key, api_key_file))
     try:
@@ -189,7 +198,7 @@ def apply_process(path: Path = typer.Argument(..., exists=True, dir_okay=False, 
             api.call("POST", f"/v1/processes/{key}/versions/{stored['version']}/publish", if_match=api.etag)
             typer.echo(f"Published {key} version {stored['version']}.")
     except (ApiError, OSError) as error:
-        _fail(error)
+        _fail(error, source)
 
 
 @cli.command("import")

@@ -126,7 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     def start_here() -> dict[str, str]:
         """Where to begin: the interactive docs, the contract, and the API."""
-        return {"name": "dealgate", "docs": "/docs", "redoc": "/redoc", "openapi": "/openapi.json", "api": "/v1"}
+        return {"name": "dealgate", "docs": "/docs", "redoc": "/redoc", "openapi": "/openapi.json",
+                "opportunities": "/v1/opportunities"}
 
     app.add_middleware(IdempotencyKeys, database=lambda: app.state.database, settings=settings)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)

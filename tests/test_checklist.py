@@ -160,7 +160,7 @@ ROWS = [
         [person("buyer"), patch("stakeholders/{buyer}", {"needs": "Compliance", "stance": "sceptic"})],
         [patch("stakeholders/{buyer}", {"stance": "supporter"})], setup=[person("user", "user")],
         holds_on_none=True),
-    Row("solution_design", "Agree each next step with the customer, with a date: design work without a commitment is "
+    Row("solution_design", "Have the customer commit to a next step with a date: design work without a commitment is "
                            "unpaid consulting.",
         [post("activities", {**MEETING, "next_step": "Site visit"})],
         [post("activities", {**MEETING, "next_step": "Site visit", "next_step_on": TOMORROW})]),

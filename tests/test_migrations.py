@@ -75,7 +75,12 @@ def test_existing_workspaces_keep_their_process_and_receive_each_new_default_as_
             # Version 1 (0006's default) still runs the workspace's deals; 0011's default waits as a draft.
             assert [(k, v, s) for k, v, s, _ in rows] == [("complex-sale", 1, "published"),
                                                           ("complex-sale", 2, "draft")]
-            assert rows[0][3] == before
+            stored = json.loads(rows[0][3]) if isinstance(rows[0][3], str) else rows[0][3]
+            # Unchanged but for its advice, which said nothing of severity (block, then) and now says warn.
+            assert {r["severity"] for r in stored["recommendations"]} == {"warn"}
+            assert {**stored, "recommendations": [{k: v for k, v in r.items() if k != "severity"}
+                                                  for r in stored["recommendations"]]} == \
+                (json.loads(before) if isinstance(before, str) else before)
             draft = json.loads(rows[1][3]) if isinstance(rows[1][3], str) else rows[1][3]
             assert compile_spec(draft, key="complex-sale", version=2).step_names == compile_spec(
                 default_process()[1], key="complex-sale", version=2).step_names
@@ -118,6 +123,7 @@ SAMPLE = {  # a valid value for each constrained or meaningful column, by column
     "process_version": 1, "revision": 1, "cost_period": "month", "revoked_at": None, "stance": "unknown",
     "from_step": None, "from_phase": None, "from_status": None,  # the entry that created the deal
     "webhook_delivery.status": "pending",
+    "presentation.held_at": datetime(2026, 1, 6, 9, tzinfo=UTC),  # the deal's latest contact: a day after the rest
 }
 
 
@@ -194,6 +200,8 @@ def test_data_written_at_every_revision_survives_the_upgrade_and_serves(backend:
             assert len(written) == 32
             # The deal's embedded account became an account row (0010) the deal links to.
             embedded = {name: written["opportunity"].pop(name) for name in ("account_name", "account_industry")}
+            # Its last activity is its latest contact of any kind (0011), no longer only its meetings.
+            written["opportunity"]["last_activity_at"] = SAMPLE["presentation.held_at"]
             _assert_kept(engine, written)
             with engine.connect() as connection:
                 linked = connection.execute(text("SELECT a.name, a.industry FROM opportunity o JOIN account a ON "

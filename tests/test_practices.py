@@ -87,7 +87,7 @@ def test_a_cost_without_its_basis_does_not_open_the_design(client: TestClient) -
     refused = move(client, oid, "solution_design")
     assert refused.status_code == 409
     assert _unmet(refused)["diagnose.problem_cost_confirmed"]["details"] == {
-        "problems": 1, "quantified": 0, "confirmed": 0}
+        "problems": 1, "quantified": 0, "without_basis": 1, "confirmed": 0}
 
 
 def test_resources_yes_needs_the_budget_available(client: TestClient) -> None:

@@ -1,5 +1,6 @@
 """`dealgate process export` and `apply`: a process kept in version control, applied through the API."""
 
+import copy
 import os
 import subprocess
 import sys
@@ -63,7 +64,8 @@ def test_apply_refuses_an_invalid_file_with_every_error_and_stores_nothing(serve
     refused = dealgate(server, "apply", str(path))
     assert refused.returncode == 1
     assert "/steps/1/phase: unknown phase 'later'" in refused.stderr
-    assert "/gates/renewed/0/rule (line 1, column 16): rule: undefined field 'usage'" in refused.stderr
+    assert "/gates/renewed/0/rule (line 1, column 16 of the rule): rule: account_profile.usage: no such field" \
+        in refused.stderr
     listed = httpx2.get(f"{base}/v1/processes", headers={"Authorization": f"Bearer {key}"}).json()["items"]
     assert [p["key"] for p in listed] == ["complex-sale"]
 
@@ -93,7 +95,7 @@ def test_the_key_can_come_from_a_file_not_the_command_line(server: tuple[str, st
 def test_apply_refuses_a_rule_that_cannot_be_bounded_before_calling_the_api(tmp_path: Path) -> None:
     numbers = "[" + ",".join(str(i) for i in range(99)) + "]"
     stalling = f'{numbers}.all(y, {numbers}.all(x, "{"a" * 1500}".matches("(a{{1,50}}){{1,20}}z") == false))'
-    document = {"key": "complex-sale", **default_process()[1]}
+    document = {"key": "complex-sale", **copy.deepcopy(default_process()[1])}
     document["gates"]["opening"].append({"code": "ops.stall", "rule": stalling, "message": "m", "overridable": False})
     path = tmp_path / "complex-sale.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
@@ -103,3 +105,42 @@ def test_apply_refuses_a_rule_that_cannot_be_bounded_before_calling_the_api(tmp_
     assert refused.returncode == 1
     at = f"/gates/opening/{len(document['gates']['opening']) - 1}/rule (line 1, column"
     assert at in refused.stderr and "cannot be bounded" in refused.stderr, refused.stderr
+
+
+def _apply_offline(path: Path) -> subprocess.CompletedProcess[str]:
+    """`dealgate process apply` on a file it refuses before calling the API."""
+    return subprocess.run([sys.executable, "-m", "app.cli", "process", "apply", str(path), "--url",
+                           "http://127.0.0.1:9"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "DEALGATE_KEY": "dg_unused"})
+
+
+def test_a_broken_file_is_one_message_with_its_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "complex-sale.yaml"
+    path.write_text("key: complex-sale\ngates:\n  presentation:\n  - code: a\n - code: b\n", encoding="utf-8")
+    refused = _apply_offline(path)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines() == [
+        f"{path}:5:2: not valid YAML: expected <block end>, but found '<block sequence start>' "
+        "(this line is not indented as the lines above it are)"]
+
+
+def test_rule_errors_point_into_the_file_and_say_what_was_meant(tmp_path: Path) -> None:
+    document = {"key": "complex-sale", **copy.deepcopy(default_process()[1])}
+    gate = document["gates"]["presentation"]
+    gate += [{"code": "ops.typo", "rule": "opportunity.valeu.amount > 0", "message": "m"},
+             {"code": "ops.decimal", "rule": "opportunity.value.amount > 5000000.0", "message": "m"},
+             {"code": "ops.unknown", "rule": "stakeholder.size() > 1", "message": "m"}]
+    path = tmp_path / "complex-sale.yaml"
+    text = yaml.safe_dump(document, sort_keys=False, width=1000)
+    path.write_text(text, encoding="utf-8")
+    refused = _apply_offline(path)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    lines = text.splitlines()
+    row = next(i for i, line in enumerate(lines) if "opportunity.valeu.amount" in line) + 1
+    column = lines[row - 1].index("opportunity.valeu") + len("opportunity.") + 0  # the dot before the field
+    assert f"{path}:{row}:{column}" in refused.stderr, refused.stderr
+    assert "opportunity.valeu: no such field; did you mean 'value'?" in refused.stderr
+    assert "compares an integer with a decimal number: amounts and counts are integers, so write 5000000, " \
+           "not 5000000.0" in refused.stderr
+    assert "stakeholder: not a name a rule can read; did you mean 'stakeholders'?" in refused.stderr
+    assert "dealgate.context" not in refused.stderr and "(a pointer counts the items of a list from 0)" in refused.stderr

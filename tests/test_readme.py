@@ -4,6 +4,7 @@ import json
 import os
 import re
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import httpx2
@@ -13,17 +14,29 @@ from tests.conftest import ROOT, WATER_DEAL
 from tests.method import prepare
 
 
+def _walkthrough(readme: str) -> str:
+    """The walkthrough's blocks, as one script."""
+    section = readme[readme.index("## Walkthrough"):readme.index("## The process")]
+    return "\n".join(re.findall(r"```sh\n(.*?)```", section, re.S))
+
+
+def _bash(script: str, base: str, key: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """Run a script as a reader's terminal would, pointed at the server by BASE, stopping at the first failure."""
+    return subprocess.run(["bash", "-eu", "-o", "pipefail", "-c", script], capture_output=True, text=True,
+                          timeout=180, cwd=cwd, env={**os.environ, "KEY": key, "BASE": base})
+
+
 def test_the_walkthrough_drives_a_deal_from_planning_to_won(server: tuple[str, str]) -> None:
     base, key = server
     auth = {"Authorization": f"Bearer {key}"}
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Walkthrough"):readme.index("## The process")]
-    script = "\n".join(re.findall(r"```sh\n(.*?)```", section, re.S))
-    script = script.replace("http://127.0.0.1:8000", base)
-    run = subprocess.run(["bash", "-eu", "-o", "pipefail", "-c", script], capture_output=True, text=True,
-                         timeout=120, env={**os.environ, "KEY": key})
+    script = _walkthrough(readme)
+    assert "127.0.0.1:8000" not in script.replace("${BASE:-http://127.0.0.1:8000}", "")  # one place names it
+    run = _bash(script, base, key)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.count('"type":"https://dealgate.dev/problems/gate-blocked"') == 2  # as the text says
+    # The two refusals the text promises, printed as the reader sees them.
+    assert run.stdout.count('"type": "https://dealgate.dev/problems/gate-blocked"') == 2
+    assert run.stderr.count("HTTP 409") == 2 and "HTTP 5" not in run.stderr
 
     [deal] = httpx2.get(f"{base}/v1/opportunities", headers=auth).json()["items"]
     assert (deal["step"], deal["status"], deal["owner"]) == ("follow_up", "won", "admin")
@@ -31,46 +44,52 @@ def test_the_walkthrough_drives_a_deal_from_planning_to_won(server: tuple[str, s
     assert [h["to_step"] for h in history if h["kind"] == "forward"] == [
         "opening", "questioning", "solution_design", "presentation", "negotiation", "closing", "follow_up"]
     tasks = httpx2.get(f"{base}/v1/tasks", params={"owner": "admin"}, headers=auth).json()["items"]
-    assert len(tasks) == 5
+    assert len(tasks) == 5 and not [t for t in tasks if t["due_date"] < date.today().isoformat()]  # none overdue
+
+
+def test_a_wrong_key_stops_the_walkthrough_at_the_first_call_with_its_401(server: tuple[str, str]) -> None:
+    base, _ = server
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sh\n(.*?)```", readme[readme.index("## Walkthrough"):], re.S)
+    run = subprocess.run(["bash", "-c", blocks[0] + "\n" + blocks[1]], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "KEY": "dg_wrong", "BASE": base})  # pasted: no -e, every line runs
+    assert "HTTP 401" in run.stderr and '"status": 401' in run.stderr
+    assert "KeyError" not in run.stderr and "Traceback" not in run.stderr and "HTTP 404" not in run.stderr
+    assert run.stderr.count("skipped") >= 5  # every later call stopped, none sent
 
 
 def test_the_sales_ops_example_adds_a_rule_tries_it_publishes_and_migrates(server: tuple[str, str],
                                                                             tmp_path: Path) -> None:
     base, key = server
     auth = {"Authorization": f"Bearer {key}"}
-    with httpx2.Client(base_url=base, headers=auth) as client:
-        big = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]  # 1,250,000.00 EUR
-        prepare(client, big, "presentation")  # every default requirement of the gate met, one decision-maker
-        assert client.post(f"/v1/opportunities/{big}/transitions", json={"to": "solution_design"}).status_code == 200
-        small = client.post("/v1/opportunities", json={**WATER_DEAL, "value": {"amount": 500000, "currency": "EUR"}})
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## For sales ops"):readme.index("### What a requirement can say")]
-    blocks = [b.replace("http://127.0.0.1:8000", base) for b in re.findall(r"```sh\n(.*?)```", section, re.S)]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
     [addition] = re.findall(r"```yaml\n(.*?)```", section, re.S)
     (tmp_path / ".venv").symlink_to(ROOT / ".venv")
-
-    def run(script: str) -> str:
-        done = subprocess.run(["bash", "-eu", "-o", "pipefail", "-c", blocks[0].splitlines()[0] + "\n" + script],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=120, env={**os.environ, "KEY": key})
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    run(blocks[0])
-    document = yaml.safe_load((tmp_path / "complex-sale.yaml").read_text(encoding="utf-8"))
-    document["gates"]["presentation"] += yaml.safe_load(addition)
-    (tmp_path / "complex-sale.yaml").write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    assert "Stored complex-sale version 2 as a draft." in run(blocks[1])
-    dry_run = json.loads(run(blocks[2]))
+    # The reader's edit, as the text says: the snippet pasted as printed at the end of gates → presentation.
+    paste = (f"python3 - <<'EDIT'\nimport re, pathlib\npath = pathlib.Path('complex-sale.yaml')\n"
+             f"text = path.read_text()\ngates = text.index('\\ngates:\\n')\n"
+             f"start = text.index('\\n  presentation:\\n', gates) + 1\n"
+             f"end = start + re.search(r'\\n  \\S', text[start:]).start() + 1\n"
+             f"path.write_text(text[:end] + {addition!r} + text[end:])\nEDIT\n")
+    script = "\n".join([_walkthrough(readme), blocks[0], paste, *blocks[1:]])
+    run = _bash(script, base, key, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "Stored complex-sale version 2 as a draft." in run.stdout
+    deal = httpx2.get(f"{base}/v1/opportunities", headers=auth).json()["items"][0]["id"]
+    answers = [json.loads(chunk) for chunk in re.findall(r"^\{\n.*?^\}$", run.stdout, re.S | re.M)]
+    [dry_run] = [a for a in answers if "requirements" in a]
     [impact] = dry_run["requirements"]
     assert (impact["code"], impact["newly_blocked"]["ids"], dry_run["evaluated"]) == (
-        "ops.two_deciders_on_big_deals", [big], 2)
-    output = run(blocks[3])
-    published, end = json.JSONDecoder().raw_decode(output)
-    migrated = json.loads(output[end:])
-    assert published["status"] == "published" and migrated["migrated"] == 2
-    refused = httpx2.post(f"{base}/v1/opportunities/{big}/transitions", json={"to": "presentation"}, headers=auth)
-    assert [u["code"] for u in refused.json()["unmet"]] == ["ops.two_deciders_on_big_deals"]
-    assert small.status_code == 201
+        "ops.two_deciders_on_big_deals", [deal], 1)
+    assert dry_run["next_gate"]["newly_blocked"]["ids"] == [deal]
+    [published] = [a for a in answers if a.get("status") == "published"]
+    assert published["href"] == "/v1/processes/complex-sale/versions/2" and "spec" not in published
+    [migrated] = [a for a in answers if "migrated" in a]
+    assert migrated["migrated"] == 1
+    refused = answers[-1]
+    assert [u["code"] for u in refused["unmet"]] == ["ops.two_deciders_on_big_deals"]
 
 
 def test_the_integration_examples_run_and_the_sample_mapping_is_valid(server: tuple[str, str],

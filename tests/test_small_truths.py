@@ -1,13 +1,14 @@
 """The API's small truths: advice never claims to block, the last contact counts every contact, a closed
 deal shows why, a repeated move answers where the deal stands, and the root says where to begin."""
 
+import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.engine.spec import RecommendationSpec
+from app.processes.service import default_process
 from tests.conftest import ECONOMIC_BUYER, WATER_DEAL, Workplace, move
 from tests.method import post, put
 
@@ -20,17 +21,19 @@ def _same_time(a: str | None, b: str) -> bool:
     return a is not None and datetime.fromisoformat(a.replace("Z", "+00:00")) == datetime.fromisoformat(b)
 
 
-def test_recommendations_are_advice_warn_or_info_and_never_block(client: TestClient,
+def test_recommendations_are_advice_warn_or_info_and_never_block(app: FastAPI, client: TestClient,
+                                                                  workplace: Workplace,
                                                                   opportunity: dict[str, Any]) -> None:
     oid = opportunity["id"]
     put(client, oid, "qualification", {"urgency": "no", "resources": "unknown"})
     advice = {r["code"]: r["severity"] for r in client.get(f"/v1/opportunities/{oid}/guidance").json()[
         "recommendations"]}
     assert advice == {"guidance.disqualify_no_urgency": "warn"}
-    # A version stored when advice said block (it never blocked) reads as warn.
-    stored = {"code": "guidance.old", "kind": "tasks_on_time", "message": "Old", "severity": "block"}
-    assert RecommendationSpec.model_validate(stored).severity == "warn"
-    assert RecommendationSpec.model_validate({**stored, "severity": "info"}).severity == "info"
+    spec = copy.deepcopy(default_process()[1])
+    spec["recommendations"][0]["severity"] = "block"
+    refused = TestClient(app, headers=workplace.as_user("ops.lee")).post("/v1/processes/complex-sale/versions",
+                                                                         json=spec)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["pointer"] == "/recommendations/0/severity"
 
 
 def test_the_last_contact_counts_every_record_of_contact_and_only_what_took_place(

@@ -156,8 +156,6 @@ class _Compiler:
             return self.rules.compile(source, priced=not self.accepted)
         except RuleInvalid as invalid:
             for problem in invalid.problems:
-                if "*error*" in problem.message:
-                    continue  # a consequence of an error already reported
                 self.error(pointer, f"{what}: {problem.message}", line=problem.line, column=problem.column)
             return None
 

@@ -12,6 +12,7 @@ from cel_expr_python import cel
 from google.protobuf import descriptor_pb2, descriptor_pool, struct_pb2, wrappers_pb2
 
 from app.engine.cost import RuleLimits, RuleTooCostly, estimate_cost
+from app.engine.rule_messages import explain
 from app.lru import Lru
 
 _FIELD = descriptor_pb2.FieldDescriptorProto
@@ -127,9 +128,11 @@ def _position(source: str, offset: int | None) -> tuple[int | None, int | None]:
     return source.count("\n", 0, offset) + 1, offset - line_start + 1
 
 
-def _problems(error: Exception) -> list[RuleProblem]:
-    found = [RuleProblem(m.group(3).strip(), int(m.group(1)), int(m.group(2)))
-             for m in _ERROR.finditer(str(error))]
+def _problems(error: Exception, source: str, schema: Mapping[str, Any]) -> list[RuleProblem]:
+    """CEL's compile errors, each said for the rule's author, without those that only follow from another."""
+    found = [RuleProblem(explain(m.group(3).strip(), source, int(m.group(1)), int(m.group(2)), schema),
+                         int(m.group(1)), int(m.group(2)))
+             for m in _ERROR.finditer(str(error)) if "*error*" not in m.group(3)]
     return found or [RuleProblem(str(error))]
 
 
@@ -148,6 +151,7 @@ class RuleEnvironment:
         self.limits = limits
         self.budget = budget
         self._bounds = bounds or context_schema
+        self._context = context_schema
         self.variables = tuple(schema.variables)
         self._checker = cel.NewEnv(descriptor_pool=schema.pool, variables=schema.variables)
         self._runtime = cel.NewEnv(variables={name: cel.Type.DYN for name in schema.variables})
@@ -161,7 +165,7 @@ class RuleEnvironment:
         try:
             checked = self._checker.compile(source)
         except RuntimeError as error:
-            raise RuleInvalid(_problems(error)) from None
+            raise RuleInvalid(_problems(error, source, self._context)) from None
         if checked.return_type() != cel.Type.BOOL:
             raise RuleInvalid([RuleProblem(f"must be true or false, not {checked.return_type().name().lower()}",
                                            1, 1)])

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictStr, field_validator
+from pydantic import Field, StrictStr
 
 from app.schemas import Input, Name
 
@@ -40,13 +40,7 @@ class RecommendationSpec(RequirementSpec):
     """Advice the guidance gives while its condition is unmet: it never blocks a move; `warn` for what needs
     acting on, `info` for a prompt."""
 
-    severity: Advice = "info"  # type: ignore[assignment]
-
-    @field_validator("severity", mode="before")
-    @classmethod
-    def _advice(cls, value: Any) -> Any:
-        """Versions stored before advice had severities of its own said block, which never blocked."""
-        return "warn" if value == "block" else value
+    severity: Advice = "warn"  # type: ignore[assignment]
 
 
 class ChecklistItemSpec(Input):

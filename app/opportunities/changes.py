@@ -16,6 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from uuid6 import uuid7
 
 from app.db import first_change, store_new
+from app.engine.definition import OUTCOMES
 from app.errors import Conflict
 from app.opportunities.models import HistoryEntry, Opportunity
 from app.opportunities.schemas import OpportunityRead
@@ -90,7 +91,7 @@ def move_deal(session: Session, opportunity: Opportunity, *, kind: str, to_step:
     makes a version of its own, even after another change to the deal in the same transaction."""
     if not first_change(opportunity):
         session.flush()  # the change before it is written first: the move is a version of its own
-    closed = to_status in ("lost", "disqualified")
+    closed = to_status in OUTCOMES
     moved = {"step": to_step, "phase": to_phase, "status": to_status, "outcome_reason_code": reason_code,
              "outcome_reason": reason if closed else None, "lost_to_id": lost_to_id if closed else None,
              "version": opportunity.version + 1, "updated_at": at, "updated_by": actor,

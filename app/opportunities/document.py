@@ -11,7 +11,7 @@ from app.engine.rules import RuleEnvironment
 from app.opportunities.models import Opportunity
 from app.opportunities.schemas import OpportunityRead
 from app.phases.catalog import RECORD_KINDS
-from app.phases.records import shape_collection, snapshot_records, snapshot_revision
+from app.phases.records import current_records, snapshot_revision
 
 
 class OpportunityDocument(Mapping[str, Any]):
@@ -51,9 +51,7 @@ class OpportunityDocument(Mapping[str, Any]):
     def _load(self, key: str) -> Any:
         if key == "opportunity":
             return OpportunityRead.model_validate(self._opportunity).model_dump(mode="json")
-        kind = RECORD_KINDS[key]
-        found, records = snapshot_records(self._opportunity, kind)
-        return records if found else shape_collection(self._session, kind, self._opportunity)
+        return current_records(self._session, RECORD_KINDS[key], self._opportunity)
 
 
 def facts_of(session: Session, opportunity: Opportunity, now: datetime, rules: RuleEnvironment | None) -> Facts:

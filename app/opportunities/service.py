@@ -181,6 +181,8 @@ def _lost_to(document: Mapping[str, Any], to: str, lost_to_id: uuid.UUID | None,
     competitor = next((c for c in document["competitors"] if c["id"] == str(lost_to_id)), None)
     if competitor is None:
         raise refuse("/lost_to_id", f"no competitor {lost_to_id} under this opportunity")
+    if win_back_on is not None and win_back_on < date.fromisoformat(document["now"][:10]):
+        raise refuse("/win_back_on", "the win-back date is in the past")
     return competitor
 
 

@@ -69,6 +69,9 @@ _KINDS = (
 )
 
 RECORD_KINDS: dict[str, RecordKind] = {kind.collection: kind for kind in _KINDS}
+CONTACT_KINDS = [kind for kind in _KINDS if kind.contact]  # records of contact with the customer
+for _contact in CONTACT_KINDS:
+    _contact.contacts.extend(CONTACT_KINDS)
 
 for _referring in _KINDS:
     for _field, _model in _referring.references.items():

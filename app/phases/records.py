@@ -82,10 +82,6 @@ class OpportunityRecord(Tracked):
     def fill_defaults(self, opportunity: Any) -> None:
         """Fill what the client may leave out, from the opportunity it is recorded under."""
 
-    @classmethod
-    def after_write(cls, session: Session, opportunity: Any) -> None:
-        """Keep current what the opportunity derives from records of this kind."""
-
     def add_external_ids(self, ids: Mapping[str, str]) -> None:
         """Name the new record by other systems' ids (only kinds that carry them)."""
         raise InvalidInput(f"A {self.__tablename__.replace('_', ' ')} carries no ids of other systems.")
@@ -107,10 +103,8 @@ class RecordKind:
     contact: str | None = None  # the field saying when a record of this kind was contact with the customer
     # The kinds whose records name records of this one, and in which field (filled in by the catalog).
     referred_by: list[tuple["RecordKind", str]] = field(default_factory=list, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.contact:
-            CONTACT_KINDS.append(self)
+    # Every kind of contact record, on each of them: a write to one recomputes the last contact (the catalog's).
+    contacts: list["RecordKind"] = field(default_factory=list, compare=False)
 
     @property
     def path(self) -> str:
@@ -141,15 +135,12 @@ class RecordKind:
 
 RecordT = TypeVar("RecordT", bound=OpportunityRecord)
 
-# The kinds whose records are contact with the customer (each registers itself).
-CONTACT_KINDS: list[RecordKind] = []
-
-
-def last_contact(records_of: Callable[[RecordKind], Any], now: datetime) -> datetime | None:
-    """The latest contact with the customer that has taken place by `now`, over every kind of contact record
+def last_contact(kinds: Sequence[RecordKind], records_of: Callable[[RecordKind], Any],
+                 now: datetime) -> datetime | None:
+    """The latest contact with the customer that has taken place by `now`, over the kinds of contact record
     (`records_of` gives a kind's records in their API shape)."""
     times = []
-    for kind in CONTACT_KINDS:
+    for kind in kinds:
         records = records_of(kind)
         for record in [records] if kind.singleton and records else records or []:
             if record[kind.contact]:
@@ -239,18 +230,17 @@ def refresh_snapshot(session: Session, kind: RecordKind, opportunity: Any) -> No
     """Store the kind's records, as gates read them, on the opportunity (after a write to them); refused when
     the snapshot would grow past its limit, since every later write to the deal rewrites all of it."""
     session.flush()
-    kind.model.after_write(session, opportunity)
     _set_snapshot(kind, opportunity, shape_collection(session, kind, opportunity))
     if kind.contact:
-        opportunity.last_activity_at = last_contact(lambda k: current_records(session, k, opportunity), utcnow())
+        opportunity.last_activity_at = last_contact(kind.contacts, lambda k: current_records(session, k, opportunity),
+                                                    utcnow())
     session.flush()
 
 
 def preset_records(kind: RecordKind, opportunity: Any, records: Sequence[OpportunityRecord]) -> None:
     """Give a deal not stored yet its first records of a kind (one whose writes derive nothing else): they are in
     its snapshot from the start, and open_deals stores them with it."""
-    assert kind.model.after_write.__func__ is OpportunityRecord.after_write.__func__ and not kind.contact, \
-        kind.collection
+    assert not kind.contact, kind.collection
     _set_snapshot(kind, opportunity, [kind.read.model_validate(r).model_dump(mode="json") for r in records])
 
 

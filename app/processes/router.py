@@ -15,7 +15,7 @@ from app.processes import rollout, service
 from app.processes.context import context_schema
 from app.processes.models import Process, ProcessVersion
 from app.processes.schemas import (DryRunRead, DryRunRequest, KindRead, MigrateRequest, MigrationRead,
-                                   ProcessCreate, ProcessRead, ProcessVersionRead, VersionSummary)
+                                   ProcessCreate, ProcessRead, ProcessVersionRead, PublishedRead, VersionSummary)
 from app.schemas import Items
 
 router = APIRouter(prefix="/v1/processes", tags=["processes"], route_class=GuardedRoute)
@@ -97,12 +97,17 @@ def update_draft(key: Key, version: Version, body: ProcessSpec, session: Session
     return _version(service.update_draft(session, caller, key, version, body, if_match))
 
 
-@router.post("/{key}/versions/{version}/publish", response_model=ProcessVersionRead, openapi_extra=policy(OPS),
+@router.post("/{key}/versions/{version}/publish", response_model=PublishedRead, openapi_extra=policy(OPS),
              responses=problem_responses(404, 409, 412, 422))
 def publish_version(key: Key, version: Version, session: SessionDep, caller: CallerDep,
                     if_match: IfMatch = None) -> Response:
-    """Publish a draft: new opportunities take it from now on, and it never changes again."""
-    return _version(service.publish(session, caller, key, version, if_match))
+    """Publish a draft: new opportunities take it from now on, and it never changes again. The answer sums the
+    version up; its content is at `href`."""
+    row = service.publish(session, caller, key, version, if_match)
+    etag = service.version_etag(row)
+    body = PublishedRead(key=row.process_key, etag=etag, href=f"/v1/processes/{row.process_key}/versions/{row.version}",
+                         **VersionSummary.model_validate(row).model_dump())
+    return Response(body.model_dump_json(), media_type="application/json", headers={"ETag": etag})
 
 
 @router.post("/{key}/versions/{version}/dry-run", openapi_extra=policy(OPS),

@@ -46,6 +46,14 @@ class ProcessRead(Output):
     versions: list[VersionSummary]
 
 
+class PublishedRead(VersionSummary):
+    """A version just published: what it is and where its content is, not the content itself."""
+
+    key: str
+    etag: str = Field(description="The version's entity tag, as its ETag header says.")
+    href: str = Field(description="Where the version's full content is read.")
+
+
 class ProcessVersionRead(VersionSummary):
     """One version of a process with its full content."""
 

@@ -1,5 +1,6 @@
 """The method's remaining practices: proposal previews, promises, value reviews, dated next steps, win-back;
-a closed deal's reason and the competitor it went to on the deal itself (filled from its history).
+a closed deal's reason (filled from its history) and the competitor it went to, on the deal itself; advice
+that said block says warn.
 
 Existing workspaces keep the process they publish; each that has the default process, complex-sale, receives
 the new default (a frozen copy beside this file) as a draft version after its newest, for sales ops to dry-run
@@ -108,7 +109,37 @@ def upgrade() -> None:
     with op.batch_alter_table('task', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_task_kind'), type_='check')
         batch_op.create_check_constraint('kind', TASK_KINDS)
+    _last_contact_from_every_contact()
+    _advice_never_blocks()
     _offer_new_default()
+
+
+# Every record of contact with the customer, and the column saying when it took place.
+CONTACTS = {"activity": "occurred_at", "presentation": "held_at", "proposal_preview": "previewed_at",
+            "objection": "raised_at", "buying_signal": "observed_at", "acceptance": "accepted_at"}
+
+
+def _last_contact_from_every_contact() -> None:
+    """A deal's last activity becomes its latest contact of any kind that has taken place, not only meetings."""
+    contacts = " UNION ALL ".join(
+        f"SELECT {column} AS at FROM {table} c WHERE c.workspace_id = opportunity.workspace_id "
+        f"AND c.opportunity_id = opportunity.id" for table, column in CONTACTS.items())
+    op.get_bind().execute(sa.text(f"UPDATE opportunity SET last_activity_at = (SELECT max(at) FROM ({contacts}) "
+                                  "AS contact WHERE at <= :now)").bindparams(
+        sa.bindparam("now", datetime.now(UTC), type_=sa.DateTime(timezone=True))))
+
+
+def _advice_never_blocks() -> None:
+    """Stored recommendations said block (and never blocked): they say warn, advice's own severity."""
+    versions = sa.table("process_version", sa.column("workspace_id", sa.Uuid()), sa.column("process_key"),
+                        sa.column("version"), sa.column("spec", sa.JSON()))
+    connection = op.get_bind()
+    for row in connection.execute(sa.select(versions)).all():
+        advice = [{**r, "severity": "warn"} for r in row.spec.get("recommendations", [])]
+        if advice != row.spec.get("recommendations", []):
+            connection.execute(versions.update().where(
+                versions.c.workspace_id == row.workspace_id, versions.c.process_key == row.process_key,
+                versions.c.version == row.version).values(spec={**row.spec, "recommendations": advice}))
 
 
 def _offer_new_default() -> None:
@@ -130,7 +161,8 @@ def _offer_new_default() -> None:
 
 def downgrade() -> None:
     """Revert this revision (win-back tasks become tasks of kind other; an offered draft nobody edited goes)."""
-    op.execute("DELETE FROM process_version WHERE status = 'draft' AND revision = 1 AND created_by = 'system'")
+    op.execute("DELETE FROM process_version WHERE process_key = 'complex-sale' AND status = 'draft' "
+               "AND revision = 1 AND created_by = 'system'")
     op.execute("UPDATE task SET kind = 'other' WHERE kind = 'win_back'")
     with op.batch_alter_table('task', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_task_kind'), type_='check')

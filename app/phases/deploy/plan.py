@@ -14,7 +14,7 @@ from app.engine.definition import ProcessDefinition
 from app.opportunities.models import HistoryEntry, Opportunity
 from app.phases.catalog import RECORD_KINDS
 from app.phases.deploy.models import Task
-from app.phases.records import add_records
+from app.phases.records import add_records, snapshot_records
 
 
 def create_follow_up_plan(session: Session, caller: Caller, opportunity: Opportunity,
@@ -40,7 +40,10 @@ def create_follow_up_plan(session: Session, caller: Caller, opportunity: Opportu
 def create_win_back_task(session: Session, caller: Caller, opportunity: Opportunity, definition: ProcessDefinition,
                          competitor: Mapping[str, Any], due: date | None) -> None:
     """The owner's task to win the account back from the competitor it went to, due on the date given or the
-    process's win_back_after_days after the loss."""
+    process's win_back_after_days after the loss; none when the deal already has an open one."""
+    _, tasks = snapshot_records(opportunity, RECORD_KINDS["tasks"])
+    if any(t["kind"] == "win_back" and not t["completed"] for t in tasks or []):
+        return
     now = opportunity.updated_at
     due = due or now.date() + timedelta(days=int(definition.settings["win_back_after_days"]))
     task = Task(workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id,

@@ -1,9 +1,7 @@
 """Gate checks over the design: the proposition and the scope against the financial parameters."""
 
 from collections.abc import Mapping
-from typing import Any
-
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -155,13 +153,14 @@ class CommitmentParams(Params):
        settings={"days": "design_commitment_days", "sessions": "design_sessions_max"})
 def design_committed(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
     """While the deal stands at `step`, no more than `days` pass and no more than `sessions` contacts are held
-    without the customer committing to a next step with a date (an activity of the step naming both)."""
+    without the customer committing to a next step with a date still ahead (an activity of the step naming both)."""
     opportunity = document["opportunity"]
     if opportunity["step"] != params["step"]:
         return None
     entered, now = parse_time(opportunity["step_entered_at"]), parse_time(document["now"])
     held = [a for a in document["activities"] if entered <= parse_time(a["occurred_at"]) <= now]
-    if any(not is_empty(a["next_step"]) and a["next_step_on"] for a in held):
+    today = document["now"][:10]
+    if any(not is_empty(a["next_step"]) and a["next_step_on"] and a["next_step_on"] >= today for a in held):
         return None
     waited = days_between(opportunity["step_entered_at"], document["now"])
     days, sessions = params["days"], params["sessions"]

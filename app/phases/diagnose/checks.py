@@ -5,7 +5,7 @@ from typing import Any
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from app.engine.checks import Params, check, days_between, is_empty
 
@@ -28,6 +28,12 @@ class QualificationParams(Params):
     answered: bool = False
     budget: bool = False
 
+    @model_validator(mode="after")
+    def _budget_of_resources(self) -> "QualificationParams":
+        if self.budget and self.field != "resources":
+            raise ValueError("budget applies to the resources question only")
+        return self
+
 
 @check("problem_cost_quantified", CostParams)
 def problem_cost_quantified(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -42,6 +48,8 @@ def problem_cost_quantified(document: Mapping[str, Any], params: Mapping[str, An
     if counted and (not params["every"] or len(counted) == len(problems)):
         return None
     details: dict[str, Any] = {"problems": len(problems), "quantified": len(quantified)}
+    if params["basis"]:
+        details["without_basis"] = sum(1 for p in problems if quantified_cost(p, basis=False)) - len(quantified)
     if must_confirm:
         details["confirmed"] = len(counted)
     if params["every"]:

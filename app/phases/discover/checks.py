@@ -7,6 +7,7 @@ from pydantic import Field
 
 from app.engine.checks import Params, check, days_between, is_empty, parse_time
 from app.phases.discover.schemas import ActivityKind, Role, Stance
+from app.phases.catalog import CONTACT_KINDS
 from app.phases.records import last_contact
 
 
@@ -75,7 +76,7 @@ def activity_recent(document: Mapping[str, Any], params: Mapping[str, Any]) -> d
     if params["days"] is None:
         return None
     now = document["now"]
-    contact = last_contact(lambda kind: document[kind.collection], parse_time(now))
+    contact = last_contact(CONTACT_KINDS, lambda kind: document[kind.collection], parse_time(now))
     last = contact.isoformat() if contact else None
     since = max(filter(None, (last, document["opportunity"]["step_entered_at"])), key=parse_time)
     idle = days_between(since, now)
