@@ -18,7 +18,7 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"Items per page (at
 Cursor = Annotated[str | None, Query(max_length=400, description="next_cursor of the page before.")]
 Row = TypeVar("Row")
 
-_PARSERS: dict[type, Any] = {uuid.UUID: uuid.UUID, int: int, date: date.fromisoformat,
+_PARSERS: dict[type, Any] = {uuid.UUID: uuid.UUID, int: int, str: str, date: date.fromisoformat,
                              datetime: datetime.fromisoformat}
 
 

@@ -247,3 +247,15 @@ def test_a_rep_learns_nothing_of_a_deal_it_may_not_write_by_its_crm_id(app: Fast
     zoe = TestClient(app, headers=workplace.as_user("rep.zoe"))
     refused = zoe.put("/v1/opportunities/external/salesforce/006Z", json=DEAL)
     assert refused.status_code == 403 and made["id"] not in refused.text
+
+
+def test_the_system_maps_page_by_name(app: FastAPI, workplace: Workplace) -> None:
+    ops = TestClient(app, headers=workplace.as_user("ops.lee"))
+    for system in ("salesforce", "hubspot", "pipedrive"):
+        assert ops.put(f"/v1/integrations/{system}", json=MAPS).status_code == 201
+    first = ops.get("/v1/integrations", params={"limit": 2}).json()
+    second = ops.get("/v1/integrations", params={"limit": 2, "cursor": first["next_cursor"]}).json()
+    assert [m["system"] for m in first["items"] + second["items"]] == ["hubspot", "pipedrive", "salesforce"]
+    assert second["next_cursor"] is None
+    # Any text is a place in a list ordered by name: a cursor of the fuzzer's starts a page, it breaks nothing.
+    assert ops.get("/v1/integrations", params={"cursor": ", "}).status_code == 200
