@@ -13,6 +13,7 @@ from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.events.router import declare_webhooks
 from app.events.router import endpoints as endpoints_router
 from app.events.router import events as events_router
+from app.health import router as health_router
 from app.events.worker import Beside
 from app.guard import RequestGuard
 from app.identity.auth import KeyCache
@@ -121,13 +122,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(processes_router)
     app.include_router(endpoints_router)
     app.include_router(events_router)
+    app.include_router(health_router)
     declare_webhooks(app)
 
     @app.get("/", include_in_schema=False)
     def start_here() -> dict[str, str]:
         """Where to begin: the interactive docs, the contract, and the API."""
         return {"name": "dealgate", "docs": "/docs", "redoc": "/redoc", "openapi": "/openapi.json",
-                "opportunities": "/v1/opportunities"}
+                "opportunities": "/v1/opportunities", "ready": "/readyz"}
 
     app.add_middleware(IdempotencyKeys, database=lambda: app.state.database, settings=settings)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # The worker that delivers: started by the server beside itself unless separate workers run, how many deliveries it
     # claims at once, how many it sends in parallel, and how often it looks when idle.
     server_worker: bool = True
+    # /readyz answers 503 once the oldest event not yet relayed to the webhooks is older than this.
+    ready_outbox_lag_seconds: float = 60.0
     worker_batch: int = 100
     worker_concurrency: int = 8
     worker_poll_seconds: float = 0.2
