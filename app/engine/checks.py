@@ -55,6 +55,11 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
+def today(document: Mapping[str, Any]) -> str:
+    """The document's day, as the API writes dates (YYYY-MM-DD)."""
+    return parse_time(document["now"]).date().isoformat()
+
+
 def days_between(earlier: str, later: str) -> float:
     """Days from one document time to another."""
     return (parse_time(later) - parse_time(earlier)).total_seconds() / 86400

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from app.engine.spec import StepName
+from app.engine.spec import Advice, Severity, StepName
 from app.schemas import Day, Input, Money, MoneyRead, Name, Output, Page, Patch, Reason, Slug, drop_null
 
 Status = Literal["open", "won", "lost", "disqualified"]
@@ -132,7 +132,7 @@ class FindingRead(Output):
 
     code: str = Field(description="Stable requirement code, such as diagnose.problem_cost_quantified.")
     message: str
-    severity: Literal["block", "warn", "info"] = Field(
+    severity: Literal[Severity, Advice] = Field(
         description="block refuses a move; warn and info never do (a recommendation is warn or info).")
     step: str = Field(description="The step whose gate holds the requirement.")
     fix: str = Field(description="The API path where the missing record is created.")

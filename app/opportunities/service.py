@@ -14,6 +14,7 @@ from app.accounts.schemas import AccountCreate
 from app.accounts.service import account_named, get_account
 from app.caller import Caller
 from app.db import new_row, utcnow
+from app.engine.checks import today
 from app.engine.definition import OUTCOMES, ProcessDefinition
 from app.engine.gates import Facts, GateResult, evaluate_gate
 from app.engine.guidance import Guidance, guide
@@ -181,7 +182,7 @@ def _lost_to(document: Mapping[str, Any], to: str, lost_to_id: uuid.UUID | None,
     competitor = next((c for c in document["competitors"] if c["id"] == str(lost_to_id)), None)
     if competitor is None:
         raise refuse("/lost_to_id", f"no competitor {lost_to_id} under this opportunity")
-    if win_back_on is not None and win_back_on < date.fromisoformat(document["now"][:10]):
+    if win_back_on is not None and win_back_on.isoformat() < today(document):
         raise refuse("/win_back_on", "the win-back date is in the past")
     return competitor
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from app.engine.checks import Params, check, days_between, parse_time
+from app.engine.checks import Params, check, days_between, parse_time, today
 from app.phases.design.checks import budget
 from app.phases.deploy.schemas import ObjectionStatus
 from app.phases.discover.checks import DaysParams
@@ -109,23 +109,19 @@ def acceptance_within_budget(document: Mapping[str, Any], params: Mapping[str, A
     return {"order_value": value, "budget": known_budget, "over_by": value["amount"] - known_budget["amount"]}
 
 
-def _today(document: Mapping[str, Any]) -> str:
-    return parse_time(document["now"]).date().isoformat()
-
-
 @check("promises_kept")
 def promises_kept(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
     """Every promise made at the close and still owed is not yet past its date, and no open back-office task
     falls due after it."""
-    today = _today(document)
+    day = today(document)
     owed = [p for p in document["promises"] if not p["kept_on"]]
     back_office = [t for t in document["tasks"] if t["kind"] == "back_office" and not t["completed"]]
     late = []
     for promise in owed:
         after = [t["id"] for t in back_office if t["due_date"] > promise["due_on"]]
-        if promise["due_on"] < today or after:
+        if promise["due_on"] < day or after:
             late.append({"what": promise["what"][:200], "due_on": promise["due_on"],
-                         "overdue": promise["due_on"] < today, "tasks_due_after": after[:20]})
+                         "overdue": promise["due_on"] < day, "tasks_due_after": after[:20]})
     return {"promises": late[:20]} if late else None
 
 
@@ -162,7 +158,7 @@ def value_delivered(document: Mapping[str, Any], params: Mapping[str, Any]) -> d
 @check("tasks_on_time")
 def tasks_on_time(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
     """No task is past its due date and still open."""
-    today = _today(document)
+    day = today(document)
     overdue = [{"id": t["id"], "title": t["title"], "due_date": t["due_date"], "owner": t["owner"]}
-               for t in document["tasks"] if not t["completed"] and t["due_date"] < today]
+               for t in document["tasks"] if not t["completed"] and t["due_date"] < day]
     return {"tasks": overdue} if overdue else None

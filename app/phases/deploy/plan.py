@@ -6,15 +6,21 @@ from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
-from uuid6 import uuid7
 
 from app.caller import Caller
 from app.engine.checks import parse_time
 from app.engine.definition import ProcessDefinition
 from app.opportunities.models import HistoryEntry, Opportunity
 from app.phases.catalog import RECORD_KINDS
-from app.phases.deploy.models import Task
-from app.phases.records import add_records, snapshot_records
+from app.phases.records import add_records, current_records, new_record
+
+
+def _add_tasks(session: Session, caller: Caller, opportunity: Opportunity, tasks: list[dict[str, Any]]) -> None:
+    """Store tasks for the deal's owner through the one path of every new record."""
+    kind = RECORD_KINDS["tasks"]
+    if tasks:
+        add_records(session, caller.actor, kind, opportunity, [new_record(caller, kind, opportunity, t) for t in tasks],
+                    opportunity.updated_at)
 
 
 def create_follow_up_plan(session: Session, caller: Caller, opportunity: Opportunity,
@@ -27,27 +33,19 @@ def create_follow_up_plan(session: Session, caller: Caller, opportunity: Opportu
         return
     acceptance = document["acceptance"]
     start = parse_time(acceptance["accepted_at"] if acceptance else document["now"]).date()
-    now = opportunity.updated_at
-    tasks = [Task(workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id,
-                  title=item["title"], kind=item["kind"], owner=opportunity.owner,
-                  due_date=start + timedelta(days=int(item["due_days"])), version=1,
-                  created_at=now, created_by=caller.actor, updated_at=now, updated_by=caller.actor)
-             for item in definition.settings.get("follow_up_plan", ())]
-    if tasks:
-        add_records(session, caller.actor, RECORD_KINDS["tasks"], opportunity, tasks, now)
+    _add_tasks(session, caller, opportunity, [
+        {"title": item["title"], "kind": item["kind"], "due_date": start + timedelta(days=int(item["due_days"]))}
+        for item in definition.settings.get("follow_up_plan", ())])
 
 
 def create_win_back_task(session: Session, caller: Caller, opportunity: Opportunity, definition: ProcessDefinition,
                          competitor: Mapping[str, Any], due: date | None) -> None:
     """The owner's task to win the account back from the competitor it went to, due on the date given or the
     process's win_back_after_days after the loss; none when the deal already has an open one."""
-    _, tasks = snapshot_records(opportunity, RECORD_KINDS["tasks"])
-    if any(t["kind"] == "win_back" and not t["completed"] for t in tasks or []):
+    tasks = current_records(session, RECORD_KINDS["tasks"], opportunity)
+    if any(t["kind"] == "win_back" and not t["completed"] for t in tasks):
         return
-    now = opportunity.updated_at
-    due = due or now.date() + timedelta(days=int(definition.settings["win_back_after_days"]))
-    task = Task(workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id,
-                title=f"Win {opportunity.account.name} back from {competitor['name']}"[:200], kind="win_back",
-                owner=opportunity.owner, due_date=due, notes=None, version=1, created_at=now,
-                created_by=caller.actor, updated_at=now, updated_by=caller.actor)
-    add_records(session, caller.actor, RECORD_KINDS["tasks"], opportunity, [task], now)
+    due = due or opportunity.updated_at.date() + timedelta(days=int(definition.settings["win_back_after_days"]))
+    _add_tasks(session, caller, opportunity, [
+        {"title": f"Win {opportunity.account.name} back from {competitor['name']}"[:200], "kind": "win_back",
+         "due_date": due}])

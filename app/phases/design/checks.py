@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from app.engine.checks import Params, check, days_between, is_empty, parse_time
+from app.engine.checks import Params, check, days_between, is_empty, parse_time, today
 from app.phases.diagnose.checks import confirmed, quantified_cost, stakeholder_ids
 
 
@@ -159,8 +159,8 @@ def design_committed(document: Mapping[str, Any], params: Mapping[str, Any]) -> 
         return None
     entered, now = parse_time(opportunity["step_entered_at"]), parse_time(document["now"])
     held = [a for a in document["activities"] if entered <= parse_time(a["occurred_at"]) <= now]
-    today = document["now"][:10]
-    if any(not is_empty(a["next_step"]) and a["next_step_on"] and a["next_step_on"] >= today for a in held):
+    day = today(document)
+    if any(not is_empty(a["next_step"]) and a["next_step_on"] and a["next_step_on"] >= day for a in held):
         return None
     waited = days_between(opportunity["step_entered_at"], document["now"])
     days, sessions = params["days"], params["sessions"]
