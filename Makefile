@@ -20,7 +20,7 @@ migrate: $(STAMP)
 
 run: migrate
 	$(BIN)/dealgate admin bootstrap --if-empty
-	$(BIN)/uvicorn --factory app.main:create_app --host $(HOST) --port $(PORT)
+	$(BIN)/dealgate serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -21,6 +21,14 @@ def openapi() -> None:
 
 
 @cli.command()
+def settings() -> None:
+    """Print every setting (DEALGATE_...), its default and what it does, as a Markdown table."""
+    from app.settings import settings_table
+
+    typer.echo(settings_table(), nl=False)
+
+
+@cli.command()
 def migrate() -> None:
     """Bring the configured database to the newest schema."""
     from alembic import command
@@ -253,11 +261,30 @@ def import_deals(path: Path = typer.Argument(..., exists=True, dir_okay=False, h
 
 
 @cli.command()
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve the API."""
+def serve(host: str = typer.Option("127.0.0.1", help="The address to listen on."),
+          port: int = typer.Option(8000, help="The port to listen on."),
+          workers: int = typer.Option(1, min=1, max=64, help="Server processes sharing the port (each starts a "
+                                                             "webhook worker beside it unless "
+                                                             "DEALGATE_SERVER_WORKER=false).")) -> None:
+    """Serve the API, logging JSON lines, until SIGTERM or Ctrl-C (requests in flight finish first)."""
+    import tempfile
+
     import uvicorn
 
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port)
+    from app.logs import log_config
+    from app.settings import get_settings
+
+    settings = get_settings()
+    # Every process of the server writes its metrics where /metrics, answered by any of them, sums them up.
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    with tempfile.TemporaryDirectory(prefix="dealgate-metrics-") as own:
+        shared = Path(given or own)
+        for stale in shared.glob("*.db"):  # a previous run's figures
+            stale.unlink()
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared)
+        uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
+                    log_config=log_config(settings.log_level), access_log=False,
+                    timeout_graceful_shutdown=settings.shutdown_grace_seconds)
 
 
 def main() -> None:

@@ -234,7 +234,8 @@ class Database:
         if not self.is_sqlite:
             engine_options.setdefault("pool_size", 10)
             engine_options.setdefault("max_overflow", 20)
-        self.engine = create_engine(url, **engine_options)
+        # A failed statement's values stay out of error messages and logs: they may hold a secret.
+        self.engine = create_engine(url, hide_parameters=True, **engine_options)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         # SQLite has one writer at a time: writers of this process queue on a lock instead

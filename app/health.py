@@ -14,16 +14,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.db import utcnow
 from app.errors import problem
 from app.outbox import Event
-from app.settings import get_settings
 
 router = APIRouter(include_in_schema=False)
 
 
 @cache
-def schema_head() -> str | None:
-    """The newest revision of the migrations this release carries."""
-    return ScriptDirectory.from_config(Config(str(Path(__file__).resolve().parent.parent / "alembic.ini"))) \
-        .get_current_head()
+def _migrations() -> tuple[str | None, frozenset[str]]:
+    script = ScriptDirectory.from_config(Config(str(Path(__file__).resolve().parent.parent / "alembic.ini")))
+    return script.get_current_head(), frozenset(s.revision for s in script.walk_revisions())
+
+
+def schema_behind(revision: str | None) -> bool:
+    """Whether the database's schema is older than this release needs: none, or a revision before the newest this
+    release carries (one it does not know is the next release's, already migrated: it serves this one too)."""
+    head, known = _migrations()
+    return revision is None or (revision != head and revision in known)
 
 
 @router.get("/healthz")
@@ -34,7 +39,7 @@ def alive() -> dict[str, str]:
 
 @router.get("/readyz")
 def ready(request: Request) -> JSONResponse:
-    """The database answers, its schema is this release's, and the outbox is relayed within its bound."""
+    """The database answers, its schema is not older than this release, and the outbox is relayed in time."""
     failing = []
     try:
         with request.app.state.database.reader() as session:
@@ -44,9 +49,9 @@ def ready(request: Request) -> JSONResponse:
     except SQLAlchemyError:
         failing.append("database")
     else:
-        if revision != schema_head():
+        if schema_behind(revision):
             failing.append("schema")
-        if oldest is not None and utcnow() - oldest > timedelta(seconds=get_settings().ready_outbox_lag_seconds):
+        if oldest is not None and utcnow() - oldest > timedelta(seconds=request.app.state.settings.ready_outbox_lag_seconds):
             failing.append("outbox")
     if failing:
         return problem(request, 503, "not-ready", "Not ready", f"Not ready: {', '.join(failing)}.",

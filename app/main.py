@@ -7,22 +7,27 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from app.access import AccessLog
 from app.accounts.router import router as accounts_router
 from app.db import Database
+from app.engine.machine import MACHINES
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.events.router import declare_webhooks
 from app.events.router import endpoints as endpoints_router
 from app.events.router import events as events_router
-from app.health import router as health_router
 from app.events.worker import Beside
 from app.guard import RequestGuard
+from app.health import router as health_router
 from app.identity.auth import KeyCache
 from app.identity.router import router as admin_router
 from app.integrations.idempotency import WRITE_METHODS, IdempotencyKeys
 from app.integrations.router import router as integrations_router
+from app.metrics import forget_process
+from app.metrics import router as metrics_router
 from app.opportunities.router import router as opportunities_router
 from app.phases.routes import router as records_router
 from app.processes.router import router as processes_router
+from app.processes.service import PUBLISHED
 from app.schemas import drop_null
 from app.settings import Settings, get_settings
 from app.tasks.router import router as tasks_router
@@ -107,11 +112,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if worker is not None:
             worker.stop()
         app.state.database.dispose()
+        forget_process()
 
     app = FastAPI(title="dealgate", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   generate_unique_id_function=_operation_id)
+    app.state.settings = settings
     app.state.database = Database(settings.database_url)
-    app.state.keys = KeyCache()
+    app.state.keys = KeyCache(ttl=settings.key_cache_seconds)
+    app.state.cache_sizes = lambda: {"process_versions": len(PUBLISHED), "state_machines": len(MACHINES),
+                                     "api_keys": len(app.state.keys)}
     install_error_handlers(app)
     app.include_router(integrations_router)  # before the routes whose paths would take "external" as an id
     app.include_router(accounts_router)
@@ -123,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(endpoints_router)
     app.include_router(events_router)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     declare_webhooks(app)
 
     @app.get("/", include_in_schema=False)
@@ -133,5 +143,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(IdempotencyKeys, database=lambda: app.state.database, settings=settings)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLog, cache_sizes=lambda: app.state.cache_sizes())
     app.openapi = _problem_json_openapi(app)  # type: ignore[method-assign]
     return app

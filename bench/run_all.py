@@ -17,7 +17,7 @@ import psycopg
 from bench.transitions import POSTGRES_URL, _libpq
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ["bench.engine", "bench.gates", "bench.rule_load", "bench.transitions", "bench.delivery", "bench.dryrun",
+BENCHMARKS = ["bench.engine", "bench.gates", "bench.rule_load", "bench.transitions", "bench.processes", "bench.delivery", "bench.dryrun",
               "bench.import_deals",
               "bench.latency", "bench.memory"]
 

@@ -34,6 +34,8 @@ import psycopg
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from app.logs import log_config
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 POSTGRES_URL = os.environ.get("DEALGATE_BENCH_POSTGRES_URL",
@@ -236,16 +238,22 @@ def wait_until_ready(server: subprocess.Popen[bytes], base_url: str) -> None:
 
 
 @contextmanager
-def serve(url: str, delivery: str = "server") -> Iterator[tuple[str, int]]:
-    """Run one uvicorn worker of the bench app on the database, webhooks delivered by the worker it starts or
-    by a `dealgate worker` started apart; yields its base URL and process id."""
+def serve(url: str, delivery: str = "server", processes: int = 1) -> Iterator[tuple[str, int]]:
+    """Run uvicorn worker processes of the bench app on the database, as `dealgate serve` runs them (metrics shared
+    across processes, a JSON log line a request), webhooks delivered by the worker each starts or by a
+    `dealgate worker` started apart; yields the base URL and the process id of uvicorn."""
     port = free_port()
     command = [str(VENV_BIN / "uvicorn"), "--factory", "bench.baseline_app:create_bench_app",
                "--app-dir", str(ROOT), "--host", "127.0.0.1", "--port", str(port),
-               "--workers", "1", "--no-access-log", "--log-level", "warning"]
+               "--workers", str(processes), "--no-access-log"]
+    metrics = tempfile.TemporaryDirectory(prefix="dealgate-bench-metrics-")
+    logging = Path(metrics.name) / "logging.json"
+    logging.write_text(json.dumps(log_config("info")))
+    command += ["--log-config", str(logging)]
     env = {**os.environ, "DEALGATE_DATABASE_URL": url, "DEALGATE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",
-           "DEALGATE_SERVER_WORKER": str(delivery == "server").lower()}
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
+           "DEALGATE_SERVER_WORKER": str(delivery == "server").lower(), "PROMETHEUS_MULTIPROC_DIR": metrics.name}
+    log = open(Path(metrics.name) / "server.log", "ab")  # noqa: SIM115  (closed below, after the server)
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stderr=log)
     worker = subprocess.Popen([str(VENV_BIN / "dealgate"), "worker"], cwd=ROOT, env=env,
                               stderr=subprocess.DEVNULL) if delivery == "separate" else None
     try:
@@ -262,6 +270,8 @@ def serve(url: str, delivery: str = "server") -> Iterator[tuple[str, int]]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        log.close()
+        metrics.cleanup()
 
 
 def expect(response: httpx2.Response, status: int) -> Any:

@@ -28,12 +28,18 @@ from app.identity.models import Team
 from app.identity.service import add_user, bootstrap, issue_key
 from app.main import create_app
 from app.settings import Settings
+from tests import statements  # noqa: F401  (records the app's statements from the first one on)
 
 ROOT = Path(__file__).resolve().parent.parent
 # auto: test PostgreSQL when it answers; require: fail when it does not; off: SQLite only.
 POSTGRES_MODE = os.environ.get("DEALGATE_TEST_POSTGRES", "auto")
 POSTGRES_URL = os.environ.get("DEALGATE_TEST_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `last` run after the others: they check what the others did."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
 
 
 def alembic_config(url: str) -> Config:
@@ -237,6 +243,37 @@ def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
             time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"the server did not start (exit code {process.poll()})")
+
+
+def serve_process(url: str, port: int, log: Path, *args: str, **env: str) -> subprocess.Popen[bytes]:
+    """`dealgate serve` on the database, its log lines written to `log`, once it answers."""
+    with open(log, "ab") as written:
+        process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), *args], cwd=ROOT,
+                                   stderr=written, env={**os.environ, "DEALGATE_DATABASE_URL": url, **env})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return process
+        except httpx2.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"dealgate serve did not start: {log.read_text()[-2000:]}")
+
+
+def bootstrap_key(url: str) -> str:
+    """The key of the administrator of a new workspace, made by `dealgate admin bootstrap`."""
+    printed = subprocess.run([sys.executable, "-m", "app.cli", "admin", "bootstrap"], cwd=ROOT, check=True,
+                             capture_output=True, text=True, env={**os.environ, "DEALGATE_DATABASE_URL": url})
+    return printed.stdout.strip().splitlines()[-1]
+
+
+def start_worker(url: str, log: Path | None = None, **env: str) -> subprocess.Popen[bytes]:
+    """`dealgate worker` on the database, its log lines written to `log` (a pipe would fill and stall it)."""
+    with open(log or os.devnull, "ab") as written:
+        return subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], cwd=ROOT, stderr=written,
+                                env={**os.environ, "DEALGATE_DATABASE_URL": url,
+                                     "DEALGATE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true", **env})
 
 
 @contextmanager

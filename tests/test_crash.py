@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import WATER_DEAL, _free_port, served_database, start_server
 
-WRITERS_SECONDS = float(os.environ.get("DEALGATE_WRITERS_SECONDS", "15"))
+WRITERS_SECONDS = float(os.environ.get("DEALGATE_WRITERS_SECONDS", "10"))
 
 
 STAKEHOLDERS_A_DEAL = 100

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx2
 import yaml
 
+from app.settings import settings_table
 from tests.conftest import ROOT, WATER_DEAL
 from tests.method import prepare
 
@@ -111,3 +112,9 @@ def test_the_integration_examples_run_and_the_sample_mapping_is_valid(server: tu
     assert deal["step"] == "planning"  # held at the first gate on the way to presentation
     (tmp_path / "mapping.yaml").write_text(re.findall(r"```yaml\n(.*?)```", section, re.S)[0])
     assert read_mapping(tmp_path / "mapping.yaml").stages["Closed Lost"] == "lost"
+
+
+def test_the_settings_tables_are_the_settings() -> None:
+    table = settings_table()
+    for document in ("README.md", "docs/deploy.md"):
+        assert table in (ROOT / document).read_text(), f"{document}: paste the output of `dealgate settings`"

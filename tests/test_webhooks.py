@@ -1,13 +1,12 @@
 """Webhooks as a receiver sees them: signed, retried on schedule, never sent inside the network, never lost."""
 
-import os
+import json
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ from app.events.sender import reachable
 from app.events.worker import SCHEDULE, Worker
 from app.outbox import EVENT_TYPES, Event
 from app.settings import Settings
-from tests.conftest import ROOT, WATER_DEAL, Workplace
+from tests.conftest import WATER_DEAL, Workplace, start_worker
 from tests.receiver import Receiver, receiving
 from tests.test_events import exercise_every_type
 
@@ -287,12 +286,6 @@ def test_old_events_are_pruned_with_their_deliveries(app: FastAPI, client: TestC
     worker.close()
 
 
-def _start_worker(url: str, **env: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], cwd=ROOT, stderr=subprocess.PIPE,
-                            env={**os.environ, "DEALGATE_DATABASE_URL": url,
-                                 "DEALGATE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true", **env})
-
-
 def _make_events(app: FastAPI, client: TestClient, count: int) -> None:
     """`count` events, made quickly: a deal opened through the API (with its account), then its event copied in
     one statement."""
@@ -311,7 +304,7 @@ def test_a_worker_killed_mid_batch_loses_no_message(app: FastAPI, client: TestCl
     receiver.slow_seconds = 0.05
     subscribe(admin, receiver, "slow")
     _make_events(app, client, 300)
-    process = _start_worker(app.state.database.url, DEALGATE_WORKER_BATCH="50", DEALGATE_WORKER_CONCURRENCY="2")
+    process = start_worker(app.state.database.url, DEALGATE_WORKER_BATCH="50", DEALGATE_WORKER_CONCURRENCY="2")
     receiver.wait_for(20)
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -327,31 +320,40 @@ def test_a_worker_killed_mid_batch_loses_no_message(app: FastAPI, client: TestCl
     worker.close()
 
 
-def test_sigterm_lets_the_batch_in_hand_finish(app: FastAPI, client: TestClient, admin: TestClient,
-                                               receiver: Receiver) -> None:
+def test_sigterm_finishes_what_is_being_sent_and_gives_back_the_rest(
+        app: FastAPI, client: TestClient, admin: TestClient, receiver: Receiver, tmp_path: Path) -> None:
     receiver.slow_seconds = 0.2
     subscribe(admin, receiver, "slow")
     _make_events(app, client, 40)
-    process = _start_worker(app.state.database.url, DEALGATE_WORKER_BATCH="20", DEALGATE_WORKER_CONCURRENCY="2")
+    process = start_worker(app.state.database.url, tmp_path / "worker.log", DEALGATE_WORKER_BATCH="20",
+                            DEALGATE_WORKER_CONCURRENCY="2")
     receiver.wait_for(1)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
-    log = process.stderr.read().decode()  # type: ignore[union-attr]
+    log = (tmp_path / "worker.log").read_text()
     with app.state.database.reader() as session:
         leased = session.scalar(select(func.count()).where(Delivery.leased_until.is_not(None)))
         attempts = session.scalar(select(func.count()).select_from(Attempt))
+        waiting = session.scalar(select(func.count()).where(Delivery.status == "pending"))
     assert leased == 0, f"a claimed delivery was left held: {log}"
     assert attempts == len(receiver.got)  # each message sent was recorded
-    assert "worker stopped" in log
+    assert attempts <= 6 and waiting == 20 - attempts  # the batch's unsent part went back, due for any worker
+    lines = [json.loads(line) for line in log.splitlines() if line.strip()]  # every line one JSON object
+    deliveries = [line for line in lines if line["message"] == "delivery"]
+    assert len(deliveries) == attempts
+    assert all(d["result"] == "delivered" and d["status"] == 204 and d["message_id"].startswith("msg_")
+               and d["event_type"] and d["workspace"] and d["attempt"] == 1 for d in deliveries)
+    assert any(line["message"] == "worker stopped" for line in lines)
 
 
 def test_two_workers_on_postgresql_deliver_2000_messages_none_lost_none_twice(
-        app: FastAPI, client: TestClient, admin: TestClient, receiver: Receiver, backend: str) -> None:
+        app: FastAPI, client: TestClient, admin: TestClient, receiver: Receiver, backend: str, tmp_path: Path) -> None:
     if backend != "postgresql":
         pytest.skip("workers share the outbox with SKIP LOCKED on PostgreSQL")
     subscribe(admin, receiver, "ok")
     _make_events(app, client, 2_000)
-    workers = [_start_worker(app.state.database.url) for _ in range(2)]
+    logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
+    workers = [start_worker(app.state.database.url, log) for log in logs]
     try:
         receiver.wait_for(2_000, timeout=120)
         time.sleep(0.5)  # anything sent twice would arrive now
@@ -364,7 +366,7 @@ def test_two_workers_on_postgresql_deliver_2000_messages_none_lost_none_twice(
     assert len(ids) == 2_000 and len(set(ids)) == 2_000
     with app.state.database.reader() as session:  # each delivered once, by one worker (a refused connection retries)
         assert session.scalar(select(func.count()).where(Attempt.status_code == 204)) == 2_000
-    assert all(b"delivered" in (p.stderr.read() or b"") for p in workers), "both workers took part"
+    assert all('"result": "delivered"' in log.read_text() for log in logs), "both workers took part"
 
 
 def test_the_lag_shows_what_waits(app: FastAPI, client: TestClient, admin: TestClient, receiver: Receiver) -> None:

@@ -128,7 +128,8 @@ def ping(session: Session, caller: Caller, endpoint_id: uuid.UUID) -> uuid.UUID:
     now = utcnow()
     position = append_event(session, caller.workspace_id, "webhook_endpoint.test", now,
                             {"actor": caller.actor, "endpoint_id": str(endpoint.id)})
-    session.execute(update(Event).where(Event.position == position).values(dispatched_at=now))
+    session.execute(update(Event).where(Event.workspace_id == caller.workspace_id, Event.position == position)
+                    .values(dispatched_at=now))
     delivery = Delivery(id=uuid7(), workspace_id=caller.workspace_id, endpoint_id=endpoint.id, event_position=position,
                         status="pending", attempts=0, next_attempt_at=now, created_at=now)
     session.add(delivery)
@@ -141,8 +142,8 @@ def list_attempts(session: Session, caller: Caller, endpoint_id: uuid.UUID, *, l
     """A page of the attempts made to deliver to the endpoint, newest first."""
     get_endpoint(session, caller, endpoint_id)
     query = (select(Attempt, Delivery.status, Event.id, Event.type)
-             .join(Delivery, Delivery.id == Attempt.delivery_id)
-             .join(Event, Event.position == Delivery.event_position)
+             .join(Delivery, (Delivery.workspace_id == Attempt.workspace_id) & (Delivery.id == Attempt.delivery_id))
+             .join(Event, (Event.workspace_id == Delivery.workspace_id) & (Event.position == Delivery.event_position))
              .where(Attempt.workspace_id == caller.workspace_id, Attempt.endpoint_id == endpoint_id))
     if cursor is not None:
         (before,) = decode_values(cursor, [uuid.UUID])
@@ -157,10 +158,11 @@ def list_attempts(session: Session, caller: Caller, endpoint_id: uuid.UUID, *, l
 def replay_delivery(session: Session, caller: Caller, endpoint_id: uuid.UUID, delivery_id: uuid.UUID) -> int:
     """Send one message to the endpoint again, under its message id, on a fresh schedule."""
     get_endpoint(session, caller, endpoint_id)
-    delivery = session.get(Delivery, delivery_id, with_for_update=True)
-    if delivery is None or delivery.workspace_id != caller.workspace_id or delivery.endpoint_id != endpoint_id:
+    mine = [Delivery.workspace_id == caller.workspace_id, Delivery.id == delivery_id]
+    delivery = session.scalars(select(Delivery).where(*mine).with_for_update()).one_or_none()
+    if delivery is None or delivery.endpoint_id != endpoint_id:
         raise NotFound(f"No delivery {delivery_id} to webhook endpoint {endpoint_id}.")
-    return _replay(session, [Delivery.id == delivery_id])
+    return _replay(session, mine)
 
 
 def replay_failed(session: Session, caller: Caller, endpoint_id: uuid.UUID, since: datetime) -> int:
@@ -222,7 +224,7 @@ def lag(session: Session, caller: Caller) -> dict[str, Any]:
                                                        Event.dispatched_at.is_(None))).one()
     pending, oldest_delivery = session.execute(
         select(func.count(), func.min(Event.at)).select_from(Delivery)
-        .join(Event, Event.position == Delivery.event_position)
+        .join(Event, (Event.workspace_id == Delivery.workspace_id) & (Event.position == Delivery.event_position))
         .join(WebhookEndpoint, (WebhookEndpoint.workspace_id == Delivery.workspace_id)
               & (WebhookEndpoint.id == Delivery.endpoint_id))
         .where(Delivery.workspace_id == caller.workspace_id, Delivery.status == "pending", WebhookEndpoint.enabled)

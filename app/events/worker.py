@@ -24,6 +24,8 @@ from app.db import Database
 from app.events.models import Attempt, Delivery, WebhookEndpoint
 from app.events.sender import Outcome, Sender
 from app.integrations.idempotency import prune_keys
+from app.logs import configure as configure_logging
+from app.metrics import ATTEMPTS, forget_process
 from app.outbox import Event, append_event
 from app.settings import Settings
 
@@ -32,7 +34,7 @@ log = logging.getLogger("dealgate.worker")
 # Seconds from one attempt to the next (Standard Webhooks): immediately, then 5 s, 5 min, 30 min, 2 h, 5 h,
 # 10 h, 14 h, 20 h and 24 h; after the tenth attempt fails the delivery has failed (about three days on).
 SCHEDULE = (5, 300, 1_800, 7_200, 18_000, 36_000, 50_400, 72_000, 86_400)
-ATTEMPTS = len(SCHEDULE) + 1
+TRIES = len(SCHEDULE) + 1
 PRUNE_EVERY = timedelta(minutes=10)
 PRUNE_BATCH = 1_000
 
@@ -63,6 +65,11 @@ class Job:
     body: str
     attempts: int
     lease: datetime
+
+
+def _gives_up(job: Job, outcome: Outcome) -> bool:
+    """A failed attempt that ends its delivery: the endpoint is gone, or it was the last try."""
+    return outcome.status_code == 410 or job.attempts + 1 >= TRIES
 
 
 def _secrets(endpoint: WebhookEndpoint, now: datetime) -> tuple[str, ...]:
@@ -119,13 +126,28 @@ class Worker:
         if not jobs:
             return 0
         outcomes = list(self.pool.map(self._send, jobs))
-        self.record(jobs, outcomes)
-        delivered = sum(o.delivered for o in outcomes)
-        log.info("delivered %d of %d messages (%d failed)", delivered, len(jobs), len(jobs) - delivered)
+        sent = [(j, o) for j, o in zip(jobs, outcomes, strict=True) if o is not None]
+        if sent:
+            self.record([j for j, _ in sent], [o for _, o in sent])
+        if len(sent) < len(jobs):
+            self.release([j for j, o in zip(jobs, outcomes, strict=True) if o is None])
+        delivered = sum(o.delivered for _, o in sent)
+        log.debug("delivered %d of %d messages (%d failed, %d left for later)", delivered, len(jobs),
+                 len(sent) - delivered, len(jobs) - len(sent))
         return len(jobs)
 
-    def _send(self, job: Job) -> Outcome:
+    def _send(self, job: Job) -> Outcome | None:
+        if self.stopping.is_set():  # stopping: what has not started goes back, to be sent by the next worker
+            return None
         return self.sender.send(job.url, job.message_id, job.body, job.secrets)
+
+    def release(self, jobs: Sequence[Job]) -> None:
+        """Give claimed deliveries back unsent, due at once for any worker."""
+        with self.database.transaction() as session:
+            for job in jobs:
+                session.execute(update(Delivery).where(Delivery.workspace_id == job.workspace_id,
+                                                       Delivery.id == job.delivery_id,
+                                                       Delivery.leased_until == job.lease).values(leased_until=None))
 
     def fan_out(self, now: datetime, limit: int) -> list[Job]:
         """Make a delivery of up to `limit` new events for every endpoint that takes them, claimed by this worker."""
@@ -215,15 +237,22 @@ class Worker:
             for job, outcome in settled:
                 if (job.workspace_id, job.endpoint_id) not in succeeded:
                     self._failing(session, job, outcome, now)
+        for job, outcome in kept:
+            result = "delivered" if outcome.delivered else "failed" if _gives_up(job, outcome) else "retry"
+            ATTEMPTS.labels(result).inc()
+            log.info("delivery", extra={
+                "workspace": str(job.workspace_id), "delivery_id": str(job.delivery_id),
+                "endpoint_id": str(job.endpoint_id), "message_id": job.message_id, "event_type": job.event_type,
+                "attempt": job.attempts + 1, "result": result, "status": outcome.status_code,
+                "duration_ms": outcome.duration_ms, "error": outcome.error})
 
     def _retry_or_fail(self, session: Session, job: Job, outcome: Outcome, now: datetime) -> bool:
         """Schedule the next attempt of a failed delivery, or end it; False when another worker holds it now."""
-        attempts = job.attempts + 1
-        change: dict[str, object] = {"attempts": attempts, "leased_until": None}
-        if outcome.status_code == 410 or attempts >= ATTEMPTS:
+        change: dict[str, object] = {"attempts": job.attempts + 1, "leased_until": None}
+        if _gives_up(job, outcome):
             change |= {"status": "failed", "done_at": now}
         else:
-            delay = float(SCHEDULE[attempts - 1])
+            delay = float(SCHEDULE[job.attempts])
             if outcome.retry_after is not None:
                 delay = min(max(outcome.retry_after, 1.0), self.settings.webhook_retry_after_max)
             change["next_attempt_at"] = now + timedelta(seconds=delay)
@@ -268,8 +297,7 @@ class Worker:
 
 def work(settings: Settings, parent: int | None = None) -> None:
     """Run a worker until SIGTERM or Ctrl-C (or, when given, until its parent process is gone), logging each batch."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line a batch, not one a request
+    configure_logging(settings.log_level)
     database = Database(settings.database_url)
     relay = Worker(database, settings)
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -288,6 +316,7 @@ def work(settings: Settings, parent: int | None = None) -> None:
     finally:
         relay.close()
         database.dispose()
+        forget_process()
 
 
 class Beside:

@@ -17,14 +17,17 @@ from app.identity.service import mark_used, recognise
 class KeyCache:
     """Recently seen keys, so a request costs no database round trip to authenticate.
 
-    An entry lives `ttl` seconds: a key revoked in another process stops working within that
-    time (at once in this one), and last-used times are written at most that often.
+    An entry lives `ttl` seconds (DEALGATE_KEY_CACHE_SECONDS): a key revoked in another process stops working
+    within that time (at once in this one), and last-used times are written at most that often.
     """
 
-    def __init__(self, ttl: float = 30.0, size: int = 10_000) -> None:
+    def __init__(self, ttl: float, size: int = 10_000) -> None:
         self.ttl, self.size = ttl, size
         self._entries: dict[str, tuple[float, Any]] = {}
         self._revoked: dict[str, float] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def get(self, prefix: str) -> tuple[bool, Any]:
         """(found, entry) for a live key seen within the ttl."""
@@ -75,6 +78,7 @@ async def get_caller(
     if found:
         if not secret_matches(secret, known.secret_hash):
             raise Unauthorized("The API key is unknown or revoked.")
+        request.state.caller = known.caller  # for the request's log line
         return known.caller
     database = request.app.state.database
 
@@ -93,6 +97,7 @@ async def get_caller(
     if known is None:
         raise Unauthorized("The API key is unknown or revoked.")
     cache.put(prefix, known)
+    request.state.caller = known.caller
     return known.caller
 
 

@@ -28,7 +28,7 @@ def get_workspace(session: SessionDep, caller: CallerDep) -> WorkspaceRead:
 
 @router.patch("/workspace", openapi_extra=ADMIN_ONLY, responses=problem_responses(400, 415, 422))
 def update_workspace(body: WorkspaceUpdate, request: Request, session: SessionDep, caller: CallerDep) -> WorkspaceRead:
-    """Change the workspace's settings: in force at once in this process, and in every other within 30 seconds."""
+    """Change the workspace's settings: in force at once in this process, and in every other within DEALGATE_KEY_CACHE_SECONDS."""
     workspace = service.update_workspace(session, caller, body.changes())
     # Keys remember their caller, settings included: forget them once the change is stored.
     event.listen(session, "after_commit", lambda _: request.app.state.keys.clear(), once=True)
@@ -82,7 +82,7 @@ def list_keys(user_id: uuid.UUID, session: SessionDep, caller: CallerDep, limit:
 
 @router.delete("/keys/{key_id}", status_code=204, openapi_extra=ADMIN_ONLY, responses=problem_responses(404, 422))
 def revoke_key(key_id: uuid.UUID, request: Request, session: SessionDep, caller: CallerDep) -> Response:
-    """Revoke a key: refused at once here, and by every process within 30 seconds."""
+    """Revoke a key: refused at once here, and by every other process within DEALGATE_KEY_CACHE_SECONDS."""
     key = service.revoke_key(session, caller, key_id)
     # Forget it once the revocation is stored, so no request caches it again before then.
     event.listen(session, "after_commit", lambda _: request.app.state.keys.forget(key.prefix), once=True)

@@ -19,9 +19,10 @@ from app.engine.definition import OUTCOMES, ProcessDefinition
 from app.engine.gates import Facts, GateResult, evaluate_gate
 from app.engine.guidance import Guidance, guide
 from app.engine.machine import MoveResult, machine_for
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.errors import Conflict, Forbidden, GateBlocked, InvalidInput, NotFound
 from app.etags import check_if_match
 from app.identity.policy import may_assign, visible_owners
+from app.metrics import MOVES, OVERRIDES, REFUSALS, on_commit
 from app.opportunities.changes import announce, change_deal, move_deal, open_deals, shown
 from app.opportunities.document import facts_of
 from app.opportunities.lookup import get_opportunity, lock_opportunity
@@ -194,9 +195,15 @@ def apply_move(session: Session, caller: Caller, opportunity: Opportunity, defin
     now = utcnow()
     facts = facts_of(session, opportunity, now, definition.rules)
     competitor = _lost_to(facts.document, to, lost_to_id, win_back_on)
-    result = machine_for(definition).move(step=opportunity.step, status=opportunity.status, to=to,
-                                          reason=reason, reason_code=reason_code, override=override,
-                                          role=caller.role, facts=facts)
+    try:
+        result = machine_for(definition).move(step=opportunity.step, status=opportunity.status, to=to,
+                                              reason=reason, reason_code=reason_code, override=override,
+                                              role=caller.role, facts=facts)
+    except GateBlocked as refused:
+        for finding in refused.extensions["unmet"]:
+            if finding["severity"] == "block":
+                REFUSALS.labels(finding["code"]).inc()
+        raise
     if result.kind == "reopen" and caller.role not in ("manager", "admin"):
         raise Forbidden("Only a manager reopens a lost or disqualified opportunity.")
     move_deal(session, opportunity, kind=result.kind, to_step=result.to_step,
@@ -205,6 +212,9 @@ def apply_move(session: Session, caller: Caller, opportunity: Opportunity, defin
               reason_code=reason_code if result.kind in OUTCOMES else None,
               gates=[g.as_dict() for g in result.gates], overridden=result.overridden,
               override=override.strip() if override else None, lost_to_id=lost_to_id if competitor else None)
+    on_commit(session, MOVES, definition.key, result.to_step, result.kind)
+    for code in result.overridden:
+        on_commit(session, OVERRIDES, code)
     if result.kind == "forward" and result.status == "won":
         create_follow_up_plan(session, caller, opportunity, definition, facts.document)
     if competitor is not None and result.kind == "lost":
