@@ -2,6 +2,7 @@
 
 import fcntl
 import functools
+import logging
 import hashlib
 import os
 import threading
@@ -23,6 +24,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import TypeDecorator
 
 from app.errors import UnknownParameter
+
+log = logging.getLogger("dealgate.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -314,6 +317,28 @@ async def get_reader(request: Request) -> Session:
 ReaderDep = Annotated[Session, Depends(get_reader)]
 
 
+_AFTERWARDS = "afterwards"
+
+
+def afterwards(session: Session, write: Callable[[Session], None]) -> None:
+    """Make a write in a transaction of its own once the request's ends, committed or rolled back: what must
+    outlive a refusal (a route's request runs it; see TransactionalRoute)."""
+    session.info.setdefault(_AFTERWARDS, []).append(write)
+
+
+def _write_afterwards(session: Session) -> None:
+    writes = session.info.pop(_AFTERWARDS, None)
+    if not writes:
+        return
+    try:
+        for write in writes:
+            write(session)
+        session.commit()
+    except Exception:  # the request's answer stands; what could not be kept after it is logged
+        session.rollback()
+        log.exception("a write after the request failed")
+
+
 def _in_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     """Run a sync endpoint, then commit (or roll back) and close its session in the same thread."""
     if getattr(endpoint, "ends_transaction", False):  # already wrapped (router included twice)
@@ -330,7 +355,9 @@ def _in_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any]:
                 session.commit()
             except BaseException:
                 session.rollback()
+                _write_afterwards(session)
                 raise
+            _write_afterwards(session)
         return result
 
     run.ends_transaction = True  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ from app.db import Base, UTCDateTime
 EVENT_TYPES = (
     "opportunity.created", "opportunity.updated", "opportunity.moved", "opportunity.won", "opportunity.lost",
     "opportunity.disqualified", "opportunity.reopened", "opportunity.migrated", "opportunity.held_at_gate",
+    "opportunity.move_refused",
     "account.created", "account.updated",
     "record.created", "record.updated", "record.deleted",
     "task.created", "task.completed",

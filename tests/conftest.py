@@ -2,9 +2,12 @@
 
 import hashlib
 import os
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,7 +26,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
-from app.db import Base
+from app.db import Base, Database
 from app.identity.models import Team
 from app.identity.service import add_user, bootstrap, issue_key
 from app.main import create_app
@@ -63,22 +66,62 @@ def _postgres_reachable() -> str | None:
 
 
 @contextmanager
-def fresh_database(backend: str, tmp_dir: Path) -> Iterator[str]:
-    """An empty database of the backend, dropped afterwards; yields its URL."""
+def fresh_database(backend: str, tmp_dir: Path, template: str | None = None) -> Iterator[str]:
+    """An empty database of the backend (or a copy of a template database), dropped afterwards; yields its URL."""
     if backend == "sqlite":
         path = tmp_dir / f"dealgate-{uuid.uuid4().hex}.db"
+        if template is not None:
+            with sqlite3.connect(make_url(template).database or "") as source, sqlite3.connect(path) as copy:
+                source.backup(copy)
         yield f"sqlite:///{path}"
         for suffix in ("", "-wal", "-shm", ".writer-lock"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return
     name = f"dealgate_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(_libpq(POSTGRES_URL), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        copied = f' TEMPLATE "{make_url(template).database}"' if template else ""
+        admin.execute(f'CREATE DATABASE "{name}"{copied}')
     try:
         yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     finally:
         with psycopg.connect(_libpq(POSTGRES_URL), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_TEMPLATES: dict[str, str] = {}  # backend -> a database migrated to head once, copied for each that needs one
+
+
+def _template(backend: str) -> str:
+    if backend not in _TEMPLATES:
+        if backend == "sqlite":
+            url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='dealgate-template-')) / 'template.db'}"
+        else:
+            name = f"dealgate_template_{uuid.uuid4().hex[:12]}"
+            with psycopg.connect(_libpq(POSTGRES_URL), autocommit=True) as admin:
+                admin.execute(f'CREATE DATABASE "{name}"')
+            url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        command.upgrade(alembic_config(url), "head")
+        _TEMPLATES[backend] = url
+    return _TEMPLATES[backend]
+
+
+def pytest_sessionfinish() -> None:
+    """Drop the template databases."""
+    for backend, url in _TEMPLATES.items():
+        if backend == "sqlite":
+            shutil.rmtree(Path(make_url(url).database or "").parent, ignore_errors=True)
+        else:
+            with psycopg.connect(_libpq(POSTGRES_URL), autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+@contextmanager
+def migrated_database(backend: str, tmp_dir: Path) -> Iterator[str]:
+    """A new database of the backend at the newest migration, dropped afterwards: a copy of one that Alembic
+    migrated (test_migrations runs the migrations themselves on fresh databases)."""
+    template = _template(backend)
+    with fresh_database(backend, tmp_dir, template=template) as url:
+        yield url
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -262,10 +305,15 @@ def serve_process(url: str, port: int, log: Path, *args: str, **env: str) -> sub
 
 
 def bootstrap_key(url: str) -> str:
-    """The key of the administrator of a new workspace, made by `dealgate admin bootstrap`."""
-    printed = subprocess.run([sys.executable, "-m", "app.cli", "admin", "bootstrap"], cwd=ROOT, check=True,
-                             capture_output=True, text=True, env={**os.environ, "DEALGATE_DATABASE_URL": url})
-    return printed.stdout.strip().splitlines()[-1]
+    """The key of the administrator of a new workspace (as `dealgate admin bootstrap` makes it; test_identity runs
+    the command itself)."""
+    database = Database(url)
+    try:
+        with database.transaction() as session:
+            _, key = bootstrap(session, workspace_name="My company", handle="admin")
+    finally:
+        database.dispose()
+    return key
 
 
 def start_worker(url: str, log: Path | None = None, **env: str) -> subprocess.Popen[bytes]:
@@ -279,15 +327,12 @@ def start_worker(url: str, log: Path | None = None, **env: str) -> subprocess.Po
 @contextmanager
 def served_database(backend: str, tmp_path: Path) -> Iterator[tuple[str, str, int, subprocess.Popen[bytes]]]:
     """A fresh, migrated, bootstrapped database and a server on it: its URL, the admin key, the port, the process."""
-    with fresh_database(backend, tmp_path) as url:
-        command.upgrade(alembic_config(url), "head")
-        printed = subprocess.run([sys.executable, "-m", "app.cli", "admin", "bootstrap", "--if-empty"], cwd=ROOT,
-                                 env={**os.environ, "DEALGATE_DATABASE_URL": url}, capture_output=True, text=True,
-                                 check=True).stdout
+    with migrated_database(backend, tmp_path) as url:
+        key = bootstrap_key(url)
         port = _free_port()
         process = start_server(url, port)
         try:
-            yield url, printed.strip().splitlines()[-1], port, process
+            yield url, key, port, process
         finally:
             process.terminate()
             try:

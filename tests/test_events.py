@@ -70,6 +70,7 @@ def exercise_every_type(client: TestClient, admin: TestClient, ops: TestClient, 
     answer = client.post(f"/v1/opportunities/{other}/transitions", json={"to": "disqualified", "reason_code": "not_a_fit"})
     assert answer.status_code == 200, answer.text
     third = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
+    assert move(client, third, "questioning").status_code == 409  # refused: kept, and announced
     version = publish_version(ops, default_spec())
     migrated = ops.post(f"/v1/processes/complex-sale/versions/{version}/migrate", json={"ids": [third]})
     assert migrated.json()["migrated"] == 1, migrated.text
@@ -153,7 +154,10 @@ def test_reps_may_not_read_the_feed_and_bad_cursors_are_refused(client: TestClie
 def test_a_change_that_fails_appends_no_event(app: FastAPI, client: TestClient, crm: TestClient) -> None:
     oid = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
     before = count_rows(app)["event"]
-    assert move(client, oid, "presentation").status_code == 409  # the gate refuses: nothing is written
+    assert move(client, oid, "presentation").status_code == 409  # the gate refuses: the deal is not changed
+    refused = crm.get(FEED, params={"type": "opportunity.move_refused"}).json()["items"]
+    assert len(refused) == 1 and count_rows(app)["event"] == before + 1  # only the refusal, kept as data
+    before += 1
     assert client.post(f"/v1/opportunities/{oid}/problems", json={"description": ""}).status_code == 422
     stale = client.patch(f"/v1/opportunities/{oid}", json={"name": "X"}, headers={"If-Match": '"9.0"'})
     assert stale.status_code == 412

@@ -3,19 +3,17 @@
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from app.identity.service import bootstrap
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import WATER_DEAL, alembic_config, fresh_database
+from tests.conftest import WATER_DEAL, migrated_database
 
 
 def test_ready_means_database_schema_and_outbox_in_order(backend: str, tmp_path: Path) -> None:
-    with fresh_database(backend, tmp_path) as url:
-        command.upgrade(alembic_config(url), "head")
+    with migrated_database(backend, tmp_path) as url:
         app = create_app(Settings(database_url=url, server_worker=False))
         engine = create_engine(url)
         try:

@@ -15,12 +15,11 @@ from typing import Any
 
 import httpx2
 import pytest
-from alembic import command
 from sqlalchemy import create_engine, func, select
 
 from app.events.models import Delivery
 from app.outbox import Event
-from tests.conftest import (WATER_DEAL, _free_port, alembic_config, bootstrap_key, fresh_database, serve_process,
+from tests.conftest import (WATER_DEAL, _free_port, bootstrap_key, migrated_database, serve_process,
                             start_worker)
 from tests.method import EARLIER, prepare
 from tests.receiver import receiving
@@ -46,8 +45,7 @@ def _user(admin: httpx2.Client, handle: str, role: str) -> tuple[str, str]:
 def test_two_servers_and_two_workers_share_one_database(backend: str, tmp_path: Path) -> None:
     if backend != "postgresql":
         pytest.skip("the deployment of many processes runs on PostgreSQL (two servers on one SQLite file: test_crash)")
-    with fresh_database(backend, tmp_path) as url, receiving() as receiver:
-        command.upgrade(alembic_config(url), "head")
+    with migrated_database(backend, tmp_path) as url, receiving() as receiver:
         admin_key = bootstrap_key(url)
         env = {"DEALGATE_SERVER_WORKER": "false", "DEALGATE_KEY_CACHE_SECONDS": str(CACHE_SECONDS)}
         ports = [_free_port(), _free_port()]

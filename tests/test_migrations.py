@@ -197,7 +197,7 @@ def test_data_written_at_every_revision_survives_the_upgrade_and_serves(backend:
                         written[table.name] = row
             command.upgrade(config, "head")
             # every table but those the revisions fill: workspace (0004, from the deals), process and its version (0006)
-            assert len(written) == 32
+            assert len(written) == 35
             # The deal's embedded account became an account row (0010) the deal links to.
             embedded = {name: written["opportunity"].pop(name) for name in ("account_name", "account_industry")}
             # Its last activity is its latest contact of any kind (0011), no longer only its meetings.

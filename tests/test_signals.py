@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from app.main import create_app
 from app.outbox import Event
 from app.settings import Settings
-from tests.conftest import (WATER_DEAL, Workplace, _free_port, alembic_config, bootstrap_key, fresh_database,
+from tests.conftest import (WATER_DEAL, Workplace, _free_port, bootstrap_key, migrated_database,
                             serve_process)
 from tests.method import prepare
 
@@ -108,10 +108,7 @@ def _logged(stderr: str) -> list[dict[str, Any]]:
 
 
 def test_two_server_processes_log_json_lines_and_sum_their_metrics(tmp_path: Path) -> None:
-    with fresh_database("sqlite", tmp_path) as url:
-        from alembic import command
-
-        command.upgrade(alembic_config(url), "head")
+    with migrated_database("sqlite", tmp_path) as url:
         key = bootstrap_key(url)
         port = _free_port()
         log = tmp_path / "serve.log"
@@ -150,10 +147,7 @@ def test_two_server_processes_log_json_lines_and_sum_their_metrics(tmp_path: Pat
 
 
 def test_sigterm_lets_a_request_in_flight_finish(tmp_path: Path) -> None:
-    with fresh_database("sqlite", tmp_path) as url:
-        from alembic import command
-
-        command.upgrade(alembic_config(url), "head")
+    with migrated_database("sqlite", tmp_path) as url:
         key = bootstrap_key(url)
         port = _free_port()
         server = serve_process(url, port, tmp_path / "serve.log", DEALGATE_SERVER_WORKER="false")

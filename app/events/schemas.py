@@ -247,6 +247,15 @@ class HeldData(DealEventData):
     unmet: list[dict[str, Any]] = Field(description="What the gate it stopped at still needs.")
 
 
+class RefusedData(DealEventData):
+    """A gate refused a move: kept though the move rolled back, so that what holds deals can be counted."""
+
+    from_step: str = Field(description="Where the deal stood, and still stands.")
+    to_step: str = Field(description="The step the move asked for.")
+    gate_step: str = Field(description="The step whose gate refused, on the way to to_step.")
+    codes: list[str] = Field(description="The blocking requirements that refused it.")
+
+
 class PingData(EventData):
     """A test message an administrator asked for."""
 
@@ -261,6 +270,7 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     "task.created": TaskData, "task.completed": TaskData,
     "process.version_published": ProcessData, "deals.migrated": MigratedData,
     "opportunity.migrated": CarriedData, "opportunity.held_at_gate": HeldData,
+    "opportunity.move_refused": RefusedData,
     "account.created": AccountData, "account.updated": AccountData,
     "webhook_endpoint.disabled": EndpointData, "webhook_endpoint.test": PingData,
 }

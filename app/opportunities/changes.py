@@ -7,10 +7,11 @@ sends nothing, and a committed one always sends its events.
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from uuid6 import uuid7
@@ -18,9 +19,9 @@ from uuid6 import uuid7
 from app.db import first_change, store_new
 from app.engine.definition import OUTCOMES
 from app.errors import Conflict
-from app.opportunities.models import HistoryEntry, Opportunity
+from app.opportunities.models import HistoryEntry, MoveRefusal, Opportunity
 from app.opportunities.schemas import OpportunityRead
-from app.outbox import append_events, event_row
+from app.outbox import append_event, append_events, event_row
 
 Events = Iterable[tuple[str, Mapping[str, Any]]]
 
@@ -136,3 +137,33 @@ def carry_deal(session: Session, opportunity: Opportunity, *, to_version: int, t
     session.flush()
     history.seq = opportunity.version
     session.add(history)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A move a gate refused: the deal, where it stood, where it was asked to go, and what refused it."""
+
+    workspace_id: uuid.UUID
+    opportunity_id: uuid.UUID
+    process_key: str
+    process_version: int
+    from_step: str
+    to_step: str
+    gate_step: str
+    codes: list[str]
+    actor: str
+    at: datetime
+
+
+def refuse_move(session: Session, refusal: Refusal) -> None:
+    """Keep a refused move and announce it, in a transaction of its own after the move's (see db.afterwards), at
+    the deal's version then."""
+    version = session.scalar(select(Opportunity.version).where(Opportunity.workspace_id == refusal.workspace_id,
+                                                              Opportunity.id == refusal.opportunity_id))
+    if version is None:
+        return  # the deal was opened by the request that rolled back: there is no deal whose move was refused
+    session.add(MoveRefusal(id=uuid7(), **asdict(refusal)))
+    append_event(session, refusal.workspace_id, "opportunity.move_refused", refusal.at,
+                 {"actor": refusal.actor, "from_step": refusal.from_step, "to_step": refusal.to_step,
+                  "gate_step": refusal.gate_step, "codes": refusal.codes},
+                 opportunity_id=refusal.opportunity_id, opportunity_version=version)

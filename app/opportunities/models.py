@@ -116,3 +116,29 @@ class HistoryEntry(Base):
         # One entry per opportunity version: two moves can never both claim the same change.
         UniqueConstraint("workspace_id", "opportunity_id", "seq"),
     )
+
+
+class MoveRefusal(Base):
+    """A move a gate refused, kept though the move rolled back: who asked to take the deal where, and the
+    requirements that refused it."""
+
+    __tablename__ = "move_refusal"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    opportunity_id: Mapped[uuid.UUID] = mapped_column()
+    process_key: Mapped[str] = mapped_column(String(100))
+    process_version: Mapped[int] = mapped_column()
+    from_step: Mapped[str] = mapped_column(String(50))
+    to_step: Mapped[str] = mapped_column(String(50))
+    gate_step: Mapped[str] = mapped_column(String(50))  # the step whose gate refused (on the way to to_step)
+    codes: Mapped[list[str]] = mapped_column(JSON)  # the blocking requirements that refused it
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        ForeignKeyConstraint(["workspace_id", "opportunity_id"],
+                             ["opportunity.workspace_id", "opportunity.id"], ondelete="CASCADE"),
+        Index(None, "workspace_id", "at"),
+        Index(None, "workspace_id", "opportunity_id", "at"),
+    )

@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import inspect, select
@@ -13,7 +14,7 @@ from app.accounts.models import Account
 from app.accounts.schemas import AccountCreate
 from app.accounts.service import account_named, get_account
 from app.caller import Caller
-from app.db import new_row, utcnow
+from app.db import afterwards, new_row, utcnow
 from app.engine.checks import today
 from app.engine.definition import OUTCOMES, ProcessDefinition
 from app.engine.gates import Facts, GateResult, evaluate_gate
@@ -23,7 +24,7 @@ from app.errors import Conflict, Forbidden, GateBlocked, InvalidInput, NotFound
 from app.etags import check_if_match
 from app.identity.policy import may_assign, visible_owners
 from app.metrics import MOVES, OVERRIDES, REFUSALS, on_commit
-from app.opportunities.changes import announce, change_deal, move_deal, open_deals, shown
+from app.opportunities.changes import Refusal, announce, change_deal, move_deal, open_deals, refuse_move, shown
 from app.opportunities.document import facts_of
 from app.opportunities.lookup import get_opportunity, lock_opportunity
 from app.opportunities.models import HistoryEntry, Opportunity, OpportunityExternalId
@@ -200,9 +201,14 @@ def apply_move(session: Session, caller: Caller, opportunity: Opportunity, defin
                                               reason=reason, reason_code=reason_code, override=override,
                                               role=caller.role, facts=facts)
     except GateBlocked as refused:
-        for finding in refused.extensions["unmet"]:
-            if finding["severity"] == "block":
-                REFUSALS.labels(finding["code"]).inc()
+        codes = [finding["code"] for finding in refused.extensions["unmet"] if finding["severity"] == "block"]
+        for code in codes:
+            REFUSALS.labels(code).inc()
+        asked = definition.next_step(opportunity.step) if to == "next" else to
+        afterwards(session, partial(refuse_move, refusal=Refusal(
+            workspace_id=opportunity.workspace_id, opportunity_id=opportunity.id, process_key=definition.key,
+            process_version=definition.version, from_step=opportunity.step, to_step=asked or to,
+            gate_step=refused.extensions["step"], codes=codes, actor=caller.actor, at=now)))
         raise
     if result.kind == "reopen" and caller.role not in ("manager", "admin"):
         raise Forbidden("Only a manager reopens a lost or disqualified opportunity.")
