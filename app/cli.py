@@ -279,8 +279,10 @@ def serve(host: str = typer.Option("127.0.0.1", help="The address to listen on."
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     with tempfile.TemporaryDirectory(prefix="dealgate-metrics-") as own:
         shared = Path(given or own)
-        for stale in shared.glob("*.db"):  # a previous run's figures
-            stale.unlink()
+        shared.mkdir(parents=True, exist_ok=True)
+        for kind in ("counter", "gauge", "histogram", "summary"):  # a previous run's figures, and nothing else
+            for stale in shared.glob(f"{kind}_*.db"):
+                stale.unlink()
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared)
         uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
                     log_config=log_config(settings.log_level), access_log=False,

@@ -13,6 +13,7 @@ from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry,
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import event, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.errors import Forbidden, Unauthorized
@@ -45,10 +46,14 @@ class Outbox(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         """The outbox's depth and age, and the deliveries waiting."""
-        with self.database.reader() as session:
-            events, oldest = session.execute(select(func.count(), func.min(Event.at))
-                                             .where(Event.dispatched_at.is_(None))).one()
-            pending = session.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == "pending"))
+        try:
+            with self.database.reader() as session:
+                events, oldest = session.execute(select(func.count(), func.min(Event.at))
+                                                 .where(Event.dispatched_at.is_(None))).one()
+                pending = session.scalar(select(func.count()).select_from(Delivery)
+                                         .where(Delivery.status == "pending"))
+        except SQLAlchemyError:  # the database is down: the other figures are served all the same
+            return
         yield GaugeMetricFamily("dealgate_outbox_events", "Events not yet relayed to the webhooks.", value=events)
         yield GaugeMetricFamily("dealgate_outbox_oldest_seconds", "Age of the oldest event not yet relayed.",
                                 value=_oldest_seconds(oldest))
@@ -70,14 +75,14 @@ def forget_process() -> None:
 
 router = APIRouter(include_in_schema=False)
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
-FORWARDED = frozenset({"x-forwarded-for", "forwarded"})  # a proxy on this host would make anyone look local
+FORWARDED = frozenset({"x-forwarded-for", "forwarded", "x-real-ip"})  # a proxy on this host would make anyone look local
 
 
 @router.get("/metrics")
 def metrics(request: Request) -> Response:
     """Every metric, in Prometheus's text format."""
     token = request.app.state.settings.metrics_token
-    if token is not None:
+    if token is not None and token.get_secret_value():  # an empty token is no token
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
             raise Unauthorized("Send the metrics token: Authorization: Bearer <DEALGATE_METRICS_TOKEN>.")

@@ -125,6 +125,7 @@ def test_two_server_processes_log_json_lines_and_sum_their_metrics(tmp_path: Pat
                 samples = scrape(api)  # from loopback: no token needed
                 proxied = api.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
                 assert proxied.status_code == 403  # unless it came through a proxy, which makes anyone look local
+                assert api.get("/metrics", headers={"X-Real-IP": "203.0.113.9"}).status_code == 403
             created = value(samples, "dealgate_http_requests_total", route="/v1/opportunities", method="POST",
                             status="201")
             assert created == sent  # summed over both processes, whichever answered

@@ -197,7 +197,7 @@ def follow_stage(session: Session, caller: Caller, opportunity: Opportunity, sys
         if blocked is not None and override:
             try:
                 overridden = apply_move(session, caller, opportunity, definition, to=wanted, reason=reason,
-                                        reason_code=None, override=override).overridden
+                                        reason_code=None, override=override, keep_refusal=False).overridden
                 blocked = None
             except (GateBlocked, Forbidden) as refusal:  # not for this role, or not overridable: stop at the gate
                 unmet = list(refusal.extensions.get("unmet", []))

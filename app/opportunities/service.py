@@ -191,8 +191,10 @@ def _lost_to(document: Mapping[str, Any], to: str, lost_to_id: uuid.UUID | None,
 
 def apply_move(session: Session, caller: Caller, opportunity: Opportunity, definition: ProcessDefinition, *,
                to: str, reason: str | None, reason_code: str | None, override: str | None = None,
-               lost_to_id: uuid.UUID | None = None, win_back_on: date | None = None) -> MoveResult:
-    """Move a locked opportunity as its process allows; raise the refusal (nothing is written then)."""
+               lost_to_id: uuid.UUID | None = None, win_back_on: date | None = None,
+               keep_refusal: bool = True) -> MoveResult:
+    """Move a locked opportunity as its process allows; raise the refusal (nothing is written then, but a gate's
+    refusal is kept after the request unless `keep_refusal` is false: a caller that goes on instead)."""
     now = utcnow()
     facts = facts_of(session, opportunity, now, definition.rules)
     competitor = _lost_to(facts.document, to, lost_to_id, win_back_on)
@@ -205,10 +207,11 @@ def apply_move(session: Session, caller: Caller, opportunity: Opportunity, defin
         for code in codes:
             REFUSALS.labels(code).inc()
         asked = definition.next_step(opportunity.step) if to == "next" else to
-        afterwards(session, partial(refuse_move, refusal=Refusal(
-            workspace_id=opportunity.workspace_id, opportunity_id=opportunity.id, process_key=definition.key,
-            process_version=definition.version, from_step=opportunity.step, to_step=asked or to,
-            gate_step=refused.extensions["step"], codes=codes, actor=caller.actor, at=now)))
+        if keep_refusal:
+            afterwards(session, partial(refuse_move, refusal=Refusal(
+                workspace_id=opportunity.workspace_id, opportunity_id=opportunity.id, process_key=definition.key,
+                process_version=definition.version, from_step=opportunity.step, to_step=asked or to,
+                gate_step=refused.extensions["step"], codes=codes, actor=caller.actor, at=now)))
         raise
     if result.kind == "reopen" and caller.role not in ("manager", "admin"):
         raise Forbidden("Only a manager reopens a lost or disqualified opportunity.")
