@@ -27,7 +27,7 @@ REFERENCE_TABLES = {"api_key", "app_user", "team", "workspace"}
 RECORDED: dict[str, tuple[str, tuple[str, ...]]] = {}
 
 
-_SEEN: set[str] = set()
+_SEEN: set[str] = set()  # statements the app issued, as sent
 _NUMBERED = re.compile(r"%\((\w+?)(?:_\d+)+\)s")  # an expanding IN's parameters: id_1_1, id_1_2, ...
 _REPEATED_VALUE = re.compile(r"(%\(\w+\)s(?:::[A-Z ]+)?|\?)(?:, \1)+")
 _REPEATED_GROUP = re.compile(r"(\((?:[^()]|%\(\w+\)s)*\))(?:, \1)+")
@@ -41,9 +41,8 @@ def shape(statement: str) -> str:
 @event.listens_for(Engine, "before_cursor_execute")
 def _record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
     """Keep each shape of statement the app issues (not the tests' own queries, nor the migrations')."""
-    if statement in _SEEN:
+    if statement in _SEEN:  # already recorded from the app (a test's own query is looked at each time)
         return
-    _SEEN.add(statement)
     frame = sys._getframe(1)
     modules: list[str] = []
     while frame is not None:
@@ -54,6 +53,7 @@ def _record(conn: Any, cursor: Any, statement: str, parameters: Any, context: An
             return  # the innermost code that is not a library is a test's: its own query
         frame = frame.f_back  # type: ignore[assignment]
     if modules:
+        _SEEN.add(statement)
         RECORDED.setdefault(shape(statement), (conn.dialect.name, tuple(modules)))
 
 
