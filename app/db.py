@@ -107,6 +107,11 @@ def first_change(row: Any) -> bool:
     return True
 
 
+def changed_rows(session: Session, model: type[RowT]) -> list[RowT]:
+    """The rows of a model changed in the session's current transaction."""
+    return [row for row in session.info.get(_CHANGED, {}).values() if isinstance(row, model)]
+
+
 @functools.cache
 def _columns(mapper: Any) -> tuple[list[tuple[str, str, bool]], list[str]]:
     """A mapped class's columns (attribute, column, whether it has a default) and its collections."""

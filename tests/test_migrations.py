@@ -122,6 +122,7 @@ SAMPLE = {  # a valid value for each constrained or meaningful column, by column
     "process_key": "complex-sale", "key": "complex-sale", "handle": "admin", "version": 1, "seq": 1,
     "process_version": 1, "revision": 1, "cost_period": "month", "revoked_at": None, "stance": "unknown",
     "from_step": None, "from_phase": None, "from_status": None,  # the entry that created the deal
+    "move_refusal.from_step": "planning", "move_refusal.to_step": "opening", "move_refusal.gate_step": "opening",
     "webhook_delivery.status": "pending",
     "presentation.held_at": datetime(2026, 1, 6, 9, tzinfo=UTC),  # the deal's latest contact: a day after the rest
 }
@@ -197,7 +198,7 @@ def test_data_written_at_every_revision_survives_the_upgrade_and_serves(backend:
                         written[table.name] = row
             command.upgrade(config, "head")
             # every table but those the revisions fill: workspace (0004, from the deals), process and its version (0006)
-            assert len(written) == 35
+            assert len(written) == 36
             # The deal's embedded account became an account row (0010) the deal links to.
             embedded = {name: written["opportunity"].pop(name) for name in ("account_name", "account_industry")}
             # Its last activity is its latest contact of any kind (0011), no longer only its meetings.

@@ -52,6 +52,8 @@ class Opportunity(HasExternalIds, Tracked, Base):
     lost_to_id: Mapped[uuid.UUID | None] = mapped_column()
     # Each record kind in the shape gates read it, kept current by every record write.
     records_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
+    # The blocking requirements of the gate into the next step, as of the deal's last change (null when closed).
+    blocking: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
 
     __table_args__ = (
         ForeignKeyConstraint(["workspace_id"], ["workspace.id"], ondelete="CASCADE"),

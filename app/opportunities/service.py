@@ -10,6 +10,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 from uuid6 import uuid7
 
+import app.opportunities.blockers  # noqa: F401  (keeps each changed deal's blocking codes as it commits)
 from app.accounts.models import Account
 from app.accounts.schemas import AccountCreate
 from app.accounts.service import account_named, get_account
@@ -32,10 +33,11 @@ from app.opportunities.schemas import OpportunityCreate, OpportunityUpdate
 from app.paging import page
 from app.phases.catalog import empty_snapshot
 from app.phases.deploy.plan import create_follow_up_plan, create_win_back_task
+from app.processes.diagram import Standing, draw
 from app.processes.service import get_definition, latest_definition, published_definitions
 
 __all__ = ["get_opportunity", "create_opportunity", "new_opportunity", "update_opportunity", "list_opportunities",
-           "move_opportunity", "apply_move", "evaluate_step_gate", "get_guidance", "list_history"]
+           "move_opportunity", "apply_move", "evaluate_step_gate", "get_guidance", "draw_opportunity", "list_history"]
 
 
 def account_of(session: Session, caller: Caller, data: OpportunityCreate) -> Account:
@@ -253,6 +255,14 @@ def get_guidance(session: Session, caller: Caller, opportunity_id: uuid.UUID) ->
     """The opportunity and what the method advises for it now."""
     opportunity, definition, facts = _read_with_facts(session, caller, opportunity_id)
     return opportunity, guide(definition, step=opportunity.step, status=opportunity.status, facts=facts)
+
+
+def draw_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID, form: str) -> str:
+    """The deal's process drawn in a diagram form: where it stands, and each gate ahead judged now if it is open."""
+    opportunity, definition, facts = _read_with_facts(session, caller, opportunity_id)
+    ahead = definition.steps[definition.position(opportunity.step) + 1:] if opportunity.status == "open" else ()
+    gates = {step.name: evaluate_gate(step, facts) for step in ahead if step.gate}
+    return draw(definition, form, Standing(step=opportunity.step, status=opportunity.status, gates=gates))
 
 
 def list_history(session: Session, caller: Caller, opportunity_id: uuid.UUID, *, limit: int,

@@ -1,0 +1,95 @@
+"""Each open deal keeps the codes that block its next gate, and every kind of write keeps them current: they
+always equal what a dry run of that gate says."""
+
+import uuid
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from app.opportunities.models import Opportunity
+from tests.conftest import QUANTIFIED_PROBLEM, WATER_DEAL, Workplace, move
+from tests.method import STEPS, post, prepare
+from tests.test_integrations import DEAL, MAPS
+from tests.test_processes import default_spec, with_gate_rule
+
+
+def _kept(app: FastAPI, oid: str) -> list[str] | None:
+    with app.state.database.reader() as session:
+        return session.scalar(select(Opportunity.blocking).where(Opportunity.id == uuid.UUID(oid)))
+
+
+def _judged(client: TestClient, oid: str) -> list[str] | None:
+    """What a dry run of the deal's next gate says blocks it (None for a closed deal, [] at the last step)."""
+    deal = client.get(f"/v1/opportunities/{oid}").json()
+    if deal["status"] != "open":
+        return None
+    if deal["step"] == STEPS[-1]:
+        return []
+    gate = client.get(f"/v1/opportunities/{oid}/gates/{STEPS[STEPS.index(deal['step']) + 1]}").json()
+    return sorted({f["code"] for f in gate["unmet"] if f["severity"] == "block"})
+
+
+def _agrees(app: FastAPI, client: TestClient, oid: str) -> list[str] | None:
+    kept = _kept(app, oid)
+    assert kept == _judged(client, oid)
+    return kept
+
+
+def test_every_write_keeps_the_blocking_codes_equal_to_a_dry_run(app: FastAPI, client: TestClient,
+                                                                 workplace: Workplace) -> None:
+    oid = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
+    first = _agrees(app, client, oid)
+    assert first  # a new deal is held at the gate into opening
+    ids = prepare(client, oid, "opening")  # record creates
+    assert _agrees(app, client, oid) == []
+    buyer = f"/v1/opportunities/{oid}/stakeholders/{ids['buyer']}"
+    etag = client.get(buyer).headers["etag"]
+    assert client.delete(buyer, headers={"If-Match": etag}).status_code == 204  # a delete
+    assert _agrees(app, client, oid)
+    prepare(client, oid, "questioning")
+    assert _agrees(app, client, oid) == []
+    assert move(client, oid, "opening").status_code == 200  # a move judges the gate after it
+    assert _agrees(app, client, oid) == []
+    assert move(client, oid, "questioning").status_code == 200
+    assert _agrees(app, client, oid)  # the gate into solution design wants the diagnosis
+    problem = post(client, oid, "problems", {**QUANTIFIED_PROBLEM})  # not confirmed yet
+    kept = _agrees(app, client, oid)
+    at = f"/v1/opportunities/{oid}/problems/{problem['id']}"
+    patched = client.patch(at, json={"description": "Filters fail twice a month"},  # a record update
+                           headers={"If-Match": client.get(at).headers["etag"]})
+    assert patched.status_code == 200, patched.text
+    assert _agrees(app, client, oid) == kept
+    lost = client.post(f"/v1/opportunities/{oid}/transitions", json={"to": "lost", "reason": "budget cut"})
+    assert lost.status_code == 200, lost.text
+    assert _agrees(app, client, oid) is None  # a closed deal is held by nothing
+    manager = TestClient(app, headers=workplace.as_user("rep.kim"))
+    reopened = manager.post(f"/v1/opportunities/{oid}/transitions", json={"to": "questioning", "reason": "back"})
+    assert reopened.status_code == 200, reopened.text
+    assert _agrees(app, client, oid) == kept
+
+
+def test_an_integration_upsert_and_a_rollout_keep_them_too(app: FastAPI, workplace: Workplace,
+                                                            client: TestClient) -> None:
+    ops = TestClient(app, headers=workplace.as_user("ops.lee"))
+    assert ops.put("/v1/integrations/salesforce", json=MAPS).status_code == 201
+    crm = TestClient(app, headers=workplace.as_user("crm.sync"))
+    deal = {**DEAL, "account": {**DEAL["account"], "industry": "water_utilities"}}
+    made = crm.put("/v1/opportunities/external/salesforce/006A", json=deal)
+    assert made.status_code == 201, made.text
+    oid = made.json()["id"]
+    assert _agrees(app, client, oid)
+    prepare(client, oid, "opening")
+    assert _agrees(app, client, oid) == []
+    # A new version whose gate into opening wants two people: the deal, carried onto it, is held again.
+    spec = with_gate_rule(default_spec(), "opening", {"code": "ops.two_people", "rule": "stakeholders.size() >= 2",
+                                                      "message": "Name two people."})
+    draft = ops.post("/v1/processes/complex-sale/versions", json=spec)
+    assert draft.status_code == 201, draft.text
+    number = draft.json()["version"]
+    assert ops.post(f"/v1/processes/complex-sale/versions/{number}/publish").status_code == 200
+    assert ops.post(f"/v1/processes/complex-sale/versions/{number}/migrate", json={"ids": [oid]}).json()["migrated"] == 1
+    assert _agrees(app, client, oid) == ["ops.two_people"]
+    updated = crm.put("/v1/opportunities/external/salesforce/006A", json={**deal, "name": "Filters, all plants"})
+    assert updated.status_code == 200, updated.text
+    assert _agrees(app, client, oid) == ["ops.two_people"]
