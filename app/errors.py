@@ -116,6 +116,18 @@ class Gone(DomainError):
     status, type, title = 410, "gone", "No longer available"
 
 
+class NotAcceptable(DomainError):
+    """The resource comes in no form the request's Accept header takes; `allowed` lists the forms."""
+
+    status, type, title = 406, "not-acceptable", "Not acceptable"
+
+
+class Unavailable(DomainError):
+    """The server lacks something this answer needs; the detail says what, and what to ask for instead."""
+
+    status, type, title = 503, "unavailable", "Unavailable"
+
+
 class UnknownParameter(DomainError):
     """The query names a parameter the operation does not take (a typo would otherwise go unnoticed)."""
 
@@ -254,10 +266,12 @@ class ProblemDetails(BaseModel):
 
 _PROBLEM_DESCRIPTIONS = {
     400: "Malformed JSON, or a query parameter the operation does not take.", 401: "No valid API key.", 403: "The caller's role does not allow this.", 404: "No such resource in your workspace.",
+    406: "Accept names no form the operation answers in.",
     409: "The gate refused the move, the move is impossible, or a write conflicted.",
     410: "The cursor is older than the event retention period.",
     412: "If-Match named a version that is no longer current.", 413: "The body is too large.",
     415: "The body is not JSON.", 422: "A value breaks a rule (every error listed).",
+    503: "The server lacks something this answer needs; the detail says what to ask for instead.",
 }
 
 

@@ -31,6 +31,7 @@ from app.processes.service import PUBLISHED
 from app.schemas import drop_null
 from app.settings import Settings, get_settings
 from app.tasks.router import router as tasks_router
+from app.reports.router import router as reports_router
 
 DESCRIPTION = """\
 Runs every sales opportunity through the phases of a complex sale (Discover, Diagnose, Design,
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(opportunities_router)
     app.include_router(records_router)
     app.include_router(tasks_router)
+    app.include_router(reports_router)
     app.include_router(admin_router)
     app.include_router(processes_router)
     app.include_router(endpoints_router)

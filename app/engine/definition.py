@@ -64,6 +64,7 @@ class Step:
     phase: str
     gate: tuple[Requirement, ...] = ()
     checklist: tuple[ChecklistItem, ...] = ()
+    win_probability: float | None = None
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ class _Compiler:
                 last_phase = spec.phases.index(raw.phase)
             checklist = tuple(self.checklist_item(c, f"{pointer}/checklist/{j}") for j, c in enumerate(raw.checklist))
             steps.append(Step(name=raw.name, phase=raw.phase, gate=self.gate(raw.name, spec.gates.get(raw.name, [])),
-                              checklist=checklist))
+                              checklist=checklist, win_probability=raw.win_probability))
         for name in spec.gates:
             if name not in names:
                 self.error(json_pointer("gates", name), f"unknown step {name!r}: a gate belongs to a step of "

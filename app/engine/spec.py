@@ -58,6 +58,9 @@ class StepSpec(Input):
     name: StepName
     phase: StepName
     checklist: list[ChecklistItemSpec] = Field(default_factory=list, max_length=50)
+    win_probability: float | None = Field(None, ge=0, le=1, description=(
+        "The chance that a deal standing in this step is won, used by the forecast until the workspace has "
+        "closed enough deals that stood here to learn its own."))
 
 
 class FollowUpTaskSpec(Input):

@@ -12,12 +12,14 @@ from app.engine.spec import STEP_NAME
 from app.identity.policy import EVERYONE, SELLERS, GuardedRoute, policy
 from app.errors import problem_responses
 from app.etags import IfMatch, tagged
+from app.negotiation import AcceptHeader, answer, forms, negotiate
 from app.opportunities import service
 from app.opportunities.models import Opportunity
 from app.opportunities.schemas import (ChecklistEntryRead, FindingRead, GateRead, GuidanceRead,
                                        HistoryRead, OpportunityCreate, OpportunityPage, OpportunityRead,
                                        OpportunityUpdate, Status, TransitionRequest)
 from app.paging import MAX_PAGE, Cursor, Limit
+from app.processes.diagram import FORMS, offered
 from app.schemas import Moment, Page
 
 router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"], route_class=GuardedRoute)
@@ -104,6 +106,16 @@ def get_guidance(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerD
         next_step=guidance.next_step,
         next_gate=GateRead.model_validate(guidance.next_gate.as_dict()) if guidance.next_gate else None,
         recommendations=[FindingRead.model_validate(asdict(f)) for f in guidance.recommendations])
+
+
+@router.get("/{opportunity_id}/diagram", response_class=Response, openapi_extra=policy(EVERYONE, "read"),
+            responses={**forms("The deal's process drawn with where it stands: SVG (the default where Graphviz is installed), or Mermaid text.",
+                               FORMS), **problem_responses(404, 406, 422, 503)})
+def draw_opportunity(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerDep,
+                     accept: AcceptHeader = None) -> Response:
+    """The deal's process drawn: its step, the steps behind it, and each gate ahead holding or blocked (and by what)."""
+    form = negotiate(accept, offered())
+    return answer(service.draw_opportunity(session, caller, opportunity_id, form), form)
 
 
 @router.get("/{opportunity_id}/history", openapi_extra=policy(EVERYONE, "read"), responses=problem_responses(404, 422))

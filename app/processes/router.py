@@ -11,8 +11,10 @@ from app.errors import problem_responses
 from app.etags import ENTITY_TAGS
 from app.identity.auth import CallerDep
 from app.identity.policy import EVERYONE, OPS, GuardedRoute, policy
+from app.negotiation import AcceptHeader, answer, forms, negotiate
 from app.processes import rollout, service
 from app.processes.context import context_schema
+from app.processes.diagram import FORMS, offered
 from app.processes.models import Process, ProcessVersion
 from app.processes.schemas import (DryRunRead, DryRunRequest, KindRead, MigrateRequest, MigrationRead,
                                    ProcessCreate, ProcessRead, ProcessVersionRead, PublishedRead, VersionSummary)
@@ -87,6 +89,16 @@ def create_version(key: Key, body: ProcessSpec, session: SessionDep, caller: Cal
 def get_version(key: Key, version: Version, session: SessionDep, caller: CallerDep) -> Response:
     """One version as written, with its ETag."""
     return _version(service.get_version(session, caller, key, version))
+
+
+@router.get("/{key}/versions/{version}/diagram", response_class=Response, openapi_extra=policy(EVERYONE),
+            responses={**forms("The version drawn: SVG (the default where Graphviz is installed), or Mermaid text.", FORMS),
+                       **problem_responses(404, 406, 409, 422, 503)})
+def draw_version(key: Key, version: Version, session: SessionDep, caller: CallerDep,
+                 accept: AcceptHeader = None) -> Response:
+    """A published version drawn: phases holding their steps, the gate into each, the won and closed states."""
+    form = negotiate(accept, offered())
+    return answer(service.draw_version(session, caller, key, version, form), form)
 
 
 @router.put("/{key}/versions/{version}", response_model=ProcessVersionRead, openapi_extra=policy(OPS),

@@ -20,11 +20,14 @@ from app.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from app.processes.context import rule_environment
 from app.lru import Lru
 from app.outbox import append_event
+from app.processes.diagram import SVG, draw
 from app.processes.models import Process, ProcessVersion
 from app.settings import get_settings
 
 # Published versions never change, so each is compiled once per process and kept (the most recently used).
 PUBLISHED: Lru[ProcessDefinition] = Lru(get_settings().definition_cache_size)
+# And each is drawn as SVG once: running Graphviz costs far more than the request around it.
+DRAWN: Lru[str] = Lru(get_settings().definition_cache_size)
 
 
 @cache
@@ -33,6 +36,13 @@ def default_process() -> tuple[str, dict[str, Any]]:
     text = resources.files("app.phases").joinpath("complex_sale.yaml").read_text(encoding="utf-8")
     spec = yaml.safe_load(text)
     return spec.pop("key"), spec
+
+
+@cache
+def default_definition() -> ProcessDefinition:
+    """The default process, compiled: what a version written before a field existed falls back to."""
+    key, spec = default_process()
+    return compile_spec(spec, key=key, version=0, accepted=True)
 
 
 def seed_default_process(session: Session, workspace_id: uuid.UUID, actor: str) -> None:
@@ -89,6 +99,14 @@ def get_definition(session: Session, workspace_id: uuid.UUID, key: str, version:
                                f"{broken.extensions}") from None
 
     return PUBLISHED.get_or_make((workspace_id, key, version), compiled)
+
+
+def draw_version(session: Session, caller: Caller, key: str, version: int, form: str) -> str:
+    """A published version drawn in one of the diagram's forms."""
+    definition = get_definition(session, caller.workspace_id, key, version)
+    if form != SVG:
+        return draw(definition, form)
+    return DRAWN.get_or_make((caller.workspace_id, key, version), lambda: draw(definition, form))
 
 
 def latest_version(session: Session, workspace_id: uuid.UUID, key: str) -> int | None:
