@@ -313,6 +313,15 @@ async def get_session(request: Request) -> Session:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+async def get_report_session(request: Request) -> Session:
+    """A reading session on the database the reports query: the read replica when one is set, else the primary."""
+    database: Database = request.app.state.report_database
+    return database.reader()
+
+
+ReportSessionDep = Annotated[Session, Depends(get_report_session)]
+
+
 async def get_reader(request: Request) -> Session:
     """A reading session whatever the method: for a POST that evaluates much and writes nothing."""
     database: Database = request.app.state.database

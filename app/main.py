@@ -113,12 +113,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if worker is not None:
             worker.stop()
         app.state.database.dispose()
+        if app.state.report_database is not app.state.database:
+            app.state.report_database.dispose()
         forget_process()
 
     app = FastAPI(title="dealgate", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   generate_unique_id_function=_operation_id)
     app.state.settings = settings
     app.state.database = Database(settings.database_url)
+    app.state.report_database = (Database(settings.report_database_url) if settings.report_database_url
+                                 else app.state.database)
     app.state.keys = KeyCache(ttl=settings.key_cache_seconds)
     app.state.cache_sizes = lambda: {"process_versions": len(PUBLISHED), "state_machines": len(MACHINES),
                                      "api_keys": len(app.state.keys)}

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     worker_batch: int = Field(100, description="deliveries a worker claims at once")
     worker_concurrency: int = Field(8, description="deliveries a worker sends in parallel")
     worker_poll_seconds: float = Field(0.2, description="how often an idle worker looks for work")
+    report_database_url: str | None = Field(None, description=(
+        "a read replica the reports query, off the primary (unset: the primary); reports then lag writes by the "
+        "replica's delay"))
     forecast_min_sample: int = Field(20, ge=1, description=(
         "closed deals that stood in a step before the forecast trusts the workspace's own win rate from it over "
         "the process's default"))

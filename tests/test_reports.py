@@ -9,6 +9,7 @@ import uuid
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from math import ceil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +17,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from app.main import create_app
 from app.opportunities.models import HistoryEntry, MoveRefusal, Opportunity
 from app.phases.diagnose.models import Qualification
-from tests.conftest import PEOPLE, WATER_DEAL, Workplace
+from app.settings import Settings
+from tests.conftest import PEOPLE, WATER_DEAL, Workplace, migrated_database
 from tests.method import STEPS
 
 OWNERS = ("rep.alex", "rep.sam", "rep.zoe")
@@ -344,3 +347,21 @@ def test_reports_are_for_managers_ops_and_admins_and_refuse_bad_filters(app: Fas
         assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
     assert ops.get("/v1/reports/stale", params={"limit": 501}).status_code == 422
     assert ops.get("/v1/reports/stale", headers={"Accept": "application/pdf"}).status_code == 406
+
+
+def test_reports_query_the_read_replica_when_one_is_set(backend: str, app: FastAPI, workplace: Workplace,
+                                                        tmp_path: Path) -> None:
+    owner = TestClient(app, headers=workplace.as_user("rep.alex"))
+    assert owner.post("/v1/opportunities", json=WATER_DEAL).status_code == 201
+    primary = app.state.settings.database_url
+    with migrated_database(backend, tmp_path) as replica:  # a replica that has not caught up with anything yet
+        split = create_app(Settings(database_url=primary, report_database_url=replica, server_worker=False))
+        try:
+            admin = TestClient(split, headers=workplace.as_user("admin"))
+            assert len(admin.get("/v1/opportunities").json()["items"]) == 1  # the API reads the primary
+            assert admin.get("/v1/reports/pipeline").json()["rows"] == []  # the reports, the replica
+        finally:
+            split.state.report_database.dispose()
+            split.state.database.dispose()
+    together = TestClient(app, headers=workplace.as_user("admin"))
+    assert [row["deals"] for row in together.get("/v1/reports/pipeline").json()["rows"]] == [1]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from app.caller import Caller
-from app.db import SessionDep
+from app.db import ReportSessionDep
 from app.errors import problem_responses
 from app.identity.auth import CallerDep
 from app.identity.policy import GuardedRoute, policy
@@ -66,7 +66,7 @@ def _answer(name: str, row: type[BaseModel], accept: str | None, session: Any, c
 
 def _report(name: str, row: type[BaseModel], summary: str) -> Any:
     """Register a report taking only the common filters."""
-    def read(session: SessionDep, caller: CallerDep, filters: FiltersDep, accept: AcceptHeader = None) -> Any:
+    def read(session: ReportSessionDep, caller: CallerDep, filters: FiltersDep, accept: AcceptHeader = None) -> Any:
         return _answer(name, row, accept, session, caller, filters)
     read.__doc__ = summary
     read.__name__ = "report_" + name.replace("-", "_")
@@ -92,7 +92,7 @@ _report("forecast", ForecastRow, "Forecast: open deals weighted by the chance of
 
 @router.get("/stale", response_model=Report[StaleRow], openapi_extra=policy(READERS),
             responses=_responses(StaleRow), summary="Stale deals")
-def report_stale(session: SessionDep, caller: CallerDep, filters: FiltersDep,
+def report_stale(session: ReportSessionDep, caller: CallerDep, filters: FiltersDep,
                  days: Annotated[int, Query(ge=1, le=3650, description="Days without activity or a move.")] = 21,
                  limit: Annotated[int, Query(ge=1, le=STALE_MAX, description="Deals listed at most.")] = 100,
                  accept: AcceptHeader = None) -> Any:
