@@ -37,6 +37,21 @@ def migrate() -> None:
     command.upgrade(Config(str(Path(__file__).resolve().parent.parent / "alembic.ini")), "head")
 
 
+@cli.command("judge-gates")
+def judge_gates() -> None:
+    """Judge the next gate of every open deal unchanged since before deals kept what blocks them (after an
+    upgrade past revision 0013), so the blockers report counts them; safe to run while the API serves."""
+    from app.db import Database
+    from app.opportunities.blockers import judge_unjudged
+    from app.settings import get_settings
+
+    database = Database(get_settings().database_url)
+    try:
+        typer.echo(f"{judge_unjudged(database)} open deals judged.")
+    finally:
+        database.dispose()
+
+
 @cli.command()
 def worker() -> None:
     """Deliver webhooks from the outbox until SIGTERM or Ctrl-C (the batch in hand finishes first).

@@ -1,11 +1,14 @@
 """Each open deal keeps the codes that block its next gate, and every kind of write keeps them current: they
 always equal what a dry run of that gate says."""
 
+import os
+import subprocess
+import sys
 import uuid
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.opportunities.models import Opportunity
 from tests.conftest import QUANTIFIED_PROBLEM, WATER_DEAL, Workplace, move
@@ -93,3 +96,20 @@ def test_an_integration_upsert_and_a_rollout_keep_them_too(app: FastAPI, workpla
     updated = crm.put("/v1/opportunities/external/salesforce/006A", json={**deal, "name": "Filters, all plants"})
     assert updated.status_code == 200, updated.text
     assert _agrees(app, client, oid) == ["ops.two_people"]
+
+
+def test_deals_unchanged_since_before_the_upgrade_are_judged_by_one_command(app: FastAPI, client: TestClient) -> None:
+    ids = [client.post("/v1/opportunities", json=WATER_DEAL).json()["id"] for _ in range(3)]
+    prepare(client, ids[0], "opening")
+    etags = [client.get(f"/v1/opportunities/{oid}").headers["etag"] for oid in ids]
+    with app.state.database.writer() as session:  # as revision 0013 leaves the deals it finds
+        session.execute(update(Opportunity).where(Opportunity.id.in_([uuid.UUID(i) for i in ids[:2]]))
+                        .values(blocking=None))
+        session.commit()
+    assert [_kept(app, oid) for oid in ids[:2]] == [None, None]
+    run = subprocess.run([sys.executable, "-m", "app.cli", "judge-gates"], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "DEALGATE_DATABASE_URL": app.state.settings.database_url})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "2 open deals judged."
+    assert [_agrees(app, client, oid) for oid in ids] == [[], _judged(client, ids[1]), _judged(client, ids[2])]
+    assert [client.get(f"/v1/opportunities/{oid}").headers["etag"] for oid in ids] == etags  # no new version

@@ -6,11 +6,15 @@ the deal holds then, and its blocking requirement codes are stored on it, so "wh
 query over one column. A rule that reads `now` is judged as of the deal's last change.
 """
 
-from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session
+from contextlib import nullcontext
 
-from app.db import changed_rows, utcnow
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.db import Database, changed_rows, utcnow
 from app.engine.gates import evaluate_gate
+from app.identity.models import Workspace
 from app.opportunities.document import facts_of
 from app.opportunities.models import Opportunity
 from app.processes.service import get_definition
@@ -37,3 +41,28 @@ def _keep_blocking(session: Session) -> None:
             codes = blocking_codes(session, deal)
             if codes != deal.blocking:
                 deal.blocking = codes  # written by the commit's flush, with the rest of the deal's change
+
+
+def judge_unjudged(database: Database, batch: int = 200) -> int:
+    """Keep the codes of every open deal that holds none yet (unchanged since before deals kept them), a batch of
+    one workspace's deals a transaction; a deal changed meanwhile is judged by its change. Returns how many."""
+    judged = 0
+    with database.reader() as session:
+        workspaces = session.scalars(select(Workspace.id).order_by(Workspace.id)).all()
+    for workspace_id in workspaces:
+        while True:
+            with database.write_lock or nullcontext(), database.writer() as session:
+                deals = session.scalars(select(Opportunity).where(
+                    Opportunity.workspace_id == workspace_id, Opportunity.status == "open",
+                    Opportunity.blocking.is_(None)).order_by(Opportunity.id).limit(batch)).all()
+                if not deals:
+                    break
+                for deal in deals:
+                    deal.blocking = blocking_codes(session, deal)
+                try:
+                    session.commit()
+                except StaleDataError:  # one of them changed meanwhile, and kept its codes: judge the rest again
+                    session.rollback()
+                    continue
+                judged += len(deals)
+    return judged
