@@ -12,7 +12,7 @@ from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator,
 # Control characters other than tab, newline and carriage return are refused everywhere:
 # they corrupt logs and exports, and PostgreSQL cannot store NUL at all.
 _NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
-_NO_CONTROL_ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
 
 LONGEST_TEXT = 10_000  # characters of the longest text a field holds
 LONGEST_LIST = 500  # elements of the longest list a field holds (an order's products)
@@ -27,7 +27,7 @@ def _known_currency(code: str) -> str:
     return code
 
 
-Name = Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=_NO_CONTROL_ONE_LINE)]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=ONE_LINE)]
 Slug = Annotated[StrictStr, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_.\-]*$")]
 Text = Annotated[StrictStr, Field(min_length=1, max_length=LONGEST_TEXT, pattern=_NO_CONTROL)]
 Lines = Annotated[list[Text], Field(max_length=100)]

@@ -113,3 +113,13 @@ def test_deals_unchanged_since_before_the_upgrade_are_judged_by_one_command(app:
     assert run.stdout.strip() == "2 open deals judged."
     assert [_agrees(app, client, oid) for oid in ids] == [[], _judged(client, ids[1]), _judged(client, ids[2])]
     assert [client.get(f"/v1/opportunities/{oid}").headers["etag"] for oid in ids] == etags  # no new version
+
+
+def test_a_change_to_an_account_judges_its_open_deals_again(app: FastAPI, client: TestClient) -> None:
+    deal = client.post("/v1/opportunities", json={**WATER_DEAL, "account": {"name": "Lakeside Board"}}).json()
+    assert "discover.industry_known" in _agrees(app, client, deal["id"])
+    account = f"/v1/accounts/{deal['account']['id']}"
+    changed = client.patch(account, json={"industry": "public_sector"},
+                           headers={"If-Match": client.get(account).headers["etag"]})
+    assert changed.status_code == 200, changed.text
+    assert "discover.industry_known" not in _agrees(app, client, deal["id"])

@@ -1,9 +1,10 @@
 """What holds each open deal at its next gate, kept on the deal whenever a transaction that changed it commits.
 
 Every change to a deal goes through app.opportunities.changes, which notes the deal as changed in its
-transaction; before that transaction commits, the gate into each changed deal's next step is judged on what
-the deal holds then, and its blocking requirement codes are stored on it, so "what holds open deals now" is a
-query over one column. A rule that reads `now` is judged as of the deal's last change.
+transaction (a change to an account notes the account); before that transaction commits, the gate into the
+next step of each changed deal, and of each open deal of a changed account, is judged on what the deal holds
+then, and its blocking requirement codes are stored on it, so "what holds open deals now" is a query over one
+column. A rule that reads `now` is judged as of the deal's last change.
 """
 
 from contextlib import nullcontext
@@ -12,6 +13,7 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.accounts.models import Account
 from app.db import Database, changed_rows, utcnow
 from app.engine.gates import evaluate_gate
 from app.identity.models import Workspace
@@ -36,11 +38,25 @@ def blocking_codes(session: Session, opportunity: Opportunity) -> list[str] | No
 
 @event.listens_for(Session, "before_commit")
 def _keep_blocking(session: Session) -> None:
-    for deal in changed_rows(session, Opportunity):
-        if not (inspect(deal).deleted or inspect(deal).was_deleted):
-            codes = blocking_codes(session, deal)
-            if codes != deal.blocking:
-                deal.blocking = codes  # written by the commit's flush, with the rest of the deal's change
+    for deal in _to_judge(session):
+        codes = blocking_codes(session, deal)
+        if codes != deal.blocking:
+            deal.blocking = codes  # written by the commit's flush, with the rest of the deal's change
+
+
+def _to_judge(session: Session) -> list[Opportunity]:
+    """The deals the transaction changed, and the open deals of the accounts it changed (gates read the
+    account's industry and size)."""
+    deals = {id(deal): deal for deal in changed_rows(session, Opportunity)
+             if not (inspect(deal).deleted or inspect(deal).was_deleted)}
+    accounts = changed_rows(session, Account)
+    for workspace_id in {account.workspace_id for account in accounts}:
+        ids = [account.id for account in accounts if account.workspace_id == workspace_id]
+        for deal in session.scalars(select(Opportunity).where(
+                Opportunity.workspace_id == workspace_id, Opportunity.account_id.in_(ids),
+                Opportunity.status == "open")):
+            deals.setdefault(id(deal), deal)
+    return list(deals.values())
 
 
 def judge_unjudged(database: Database, batch: int = 200) -> int:

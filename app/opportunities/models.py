@@ -117,6 +117,7 @@ class HistoryEntry(Base):
                              ["opportunity.workspace_id", "opportunity.id"], ondelete="CASCADE"),
         # One entry per opportunity version: two moves can never both claim the same change.
         UniqueConstraint("workspace_id", "opportunity_id", "seq"),
+        Index(None, "workspace_id", "at"),  # the reports' periods
     )
 
 

@@ -2,7 +2,9 @@
 
 The filters narrow the deals (team, owner, process: the deal's current owner and process); the period, days in
 UTC with both ends included, selects the events a report counts (entries into steps, stays that ended, refusals,
-overrides, closings, deals created), or for the reports of what stands now, the deals' expected close dates.
+overrides, closings, deals created). What the pipeline holds and is worth (pipeline, by owner, forecast) is
+narrowed by the period only when dates are given, to the deals expected to close in it; the other figures of
+what stands now (the open deals of blockers and time in step, stale deals) cover every open deal.
 """
 
 import uuid
@@ -11,28 +13,32 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, cast, Select, and_, case, exists, func, literal, or_, select, true
+from sqlalchemy import BigInteger, ColumnElement, Select, and_, case, cast, func, literal, select, true
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 
 from app.caller import Caller
 from app.db import utcnow
 from app.engine.definition import ProcessDefinition
-from app.errors import InvalidInput
+from app.errors import InvalidInput, Unavailable
 from app.identity.models import Team, User
 from app.identity.policy import visible_owners
-from app.opportunities.models import HistoryEntry, MoveRefusal, Opportunity
+from app.opportunities.models import STATUSES, HistoryEntry, MoveRefusal, Opportunity
 from app.phases.diagnose.models import Qualification
-from app.processes.service import default_definition, published_definitions
+from app.processes.models import ProcessVersion
+from app.processes.service import default_definition, get_definition
 from app.reports.schemas import (BlockerRow, Filters, ForecastRow, FunnelRow, OutcomeRow, OverrideRow,
                                  OwnerPipelineRow, PipelineRow, QualificationRow, StaleRow, TimeInStepRow)
-from app.reports.sql import json_texts, moment, nearest_rank, ranked, seconds_between
-from app.settings import get_settings
+from app.reports.sql import json_texts, later_of, moment, nearest_rank, ranked, seconds_between
+from app.settings import Settings
 
 DEFAULT_PERIOD_DAYS = 90  # a period report without dates covers the last 90 days, today included
-CLOSED = ("won", "lost", "disqualified")
-ENTRIES = ("create", "forward")  # the entries that bring a deal to stand in a step it had not stood in yet
+CLOSED = tuple(status for status in STATUSES if status != "open")
+ENTRIES = ("create", "forward")  # the entries that bring a deal to a step by its creation or a forward move
 BOUNDARIES = ("create", "forward", "back", "reopen", "lost", "disqualified")  # entries that start or end a stay
+MOVES = (*BOUNDARIES, "migrate")  # every history entry: a deal's last move is the latest of them
 DAY = 86_400.0
+UNKNOWN_STEP = 10_000  # where a step the newest version lacks sorts: after every step it has
 
 O = Opportunity  # noqa: E741 (read as the table's name in the queries below)
 H = HistoryEntry
@@ -47,21 +53,22 @@ class Scope:
     team_owners: Select[Any] | None
     dialect: str
     now: datetime
+    settings: Settings
 
     @property
     def workspace_id(self) -> uuid.UUID:
         """The caller's workspace."""
         return self.caller.workspace_id
 
-    def deals(self, deal: Any = O) -> list[ColumnElement[bool]]:
-        """The conditions on an opportunity (or an alias of it) that keep the caller's filtered deals."""
-        conditions = [deal.workspace_id == self.workspace_id, visible_owners(self.caller, deal.owner)]
+    def deals(self) -> list[ColumnElement[bool]]:
+        """The conditions on an opportunity that keep the caller's filtered deals."""
+        conditions = [O.workspace_id == self.workspace_id, visible_owners(self.caller, O.owner)]
         if self.filters.owner is not None:
-            conditions.append(deal.owner == self.filters.owner)
+            conditions.append(O.owner == self.filters.owner)
         if self.team_owners is not None:
-            conditions.append(deal.owner.in_(self.team_owners))
+            conditions.append(O.owner.in_(self.team_owners))
         if self.filters.process is not None:
-            conditions.append(deal.process_key == self.filters.process)
+            conditions.append(O.process_key == self.filters.process)
         return conditions
 
     def period(self, column: Any) -> list[ColumnElement[bool]]:
@@ -71,7 +78,8 @@ class Scope:
         return [column >= moment(_midnight(since)), column < moment(_midnight(until + timedelta(days=1)))]
 
     def close_dates(self) -> list[ColumnElement[bool]]:
-        """For what stands now: the deals expected to close within the period, when dates were given."""
+        """For what the pipeline holds: the deals expected to close within the period, when dates were given
+        (deals without an expected close date are then left out)."""
         conditions = []
         if self.filters.since is not None:
             conditions.append(O.expected_close_date >= self.filters.since)
@@ -79,16 +87,21 @@ class Scope:
             conditions.append(O.expected_close_date <= self.filters.until)
         return conditions
 
-    def history(self, entry: Any = H) -> list[ColumnElement[bool]]:
-        """History entries of the scope's deals (joined on O)."""
-        return [entry.workspace_id == self.workspace_id, entry.opportunity_id == O.id, *self.deals()]
+    def history(self) -> list[ColumnElement[bool]]:
+        """History entries of the scope's deals (with O, the deal each belongs to)."""
+        return [H.workspace_id == self.workspace_id, H.opportunity_id == O.id, *self.deals()]
+
+    def last_move(self) -> ColumnElement[Any]:
+        """When each deal (O) last moved: its latest history entry."""
+        return (select(func.max(H.at)).where(H.workspace_id == self.workspace_id, H.opportunity_id == O.id)
+                .scalar_subquery())
 
 
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
 
 
-def scope_of(session: Session, caller: Caller, filters: Filters) -> Scope:
+def scope_of(session: Session, caller: Caller, filters: Filters, settings: Settings) -> Scope:
     """The scope of a report; refuses a period that ends before it starts, or a team that does not exist."""
     if filters.since is not None and filters.until is not None and filters.since > filters.until:
         raise InvalidInput("since: the period starts after it ends.",
@@ -101,7 +114,7 @@ def scope_of(session: Session, caller: Caller, filters: Filters) -> Scope:
             raise InvalidInput(f"team: no team named {filters.team!r}.",
                                errors=[{"pointer": "team", "in": "query", "message": "no such team"}])
         team_owners = select(User.handle).where(User.workspace_id == caller.workspace_id, User.team_id == team_id)
-    return Scope(caller, filters, team_owners, session.get_bind().dialect.name, utcnow())
+    return Scope(caller, filters, team_owners, session.get_bind().dialect.name, utcnow(), settings)
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -114,19 +127,21 @@ def _days(seconds: float | None) -> float | None:
 
 def _latest(session: Session, scope: Scope) -> dict[str, ProcessDefinition]:
     """The newest published version of each process of the workspace: the order of its steps."""
-    latest: dict[str, ProcessDefinition] = {}
-    for definition in published_definitions(session, scope.workspace_id):
-        if definition.key not in latest or latest[definition.key].version < definition.version:
-            latest[definition.key] = definition
-    return latest
+    newest = session.execute(select(ProcessVersion.process_key, func.max(ProcessVersion.version))
+                             .where(ProcessVersion.workspace_id == scope.workspace_id,
+                                    ProcessVersion.status == "published")
+                             .group_by(ProcessVersion.process_key)).all()
+    return {key: get_definition(session, scope.workspace_id, key, version) for key, version in newest}
 
 
 def _in_order(rows: list[Any], latest: dict[str, ProcessDefinition]) -> list[Any]:
-    """Rows by process, then by the order of their steps (a step the newest version lacks goes last)."""
-    def position(row: Any) -> tuple[str, int, str]:
+    """Rows by process, then by the order of their steps (a step the newest version lacks goes last), then by
+    currency."""
+    def position(row: Any) -> tuple[str, int, str, str]:
         definition = latest.get(row.process)
         known = definition is not None and definition.has_step(row.step)
-        return row.process, definition.position(row.step) if known else 10_000, row.step  # type: ignore[union-attr]
+        return (row.process, definition.position(row.step) if known else UNKNOWN_STEP,  # type: ignore[union-attr]
+                row.step, getattr(row, "currency", None) or "")
     return sorted(rows, key=position)
 
 
@@ -145,24 +160,28 @@ def pipeline_by_owner(session: Session, scope: Scope) -> list[OwnerPipelineRow]:
     rows = session.execute(
         select(O.owner, O.value_currency, func.count(), _value())
         .where(*scope.deals(), O.status == "open", *scope.close_dates())
-        .group_by(O.owner, O.value_currency).order_by(O.owner, O.value_currency)).all()
-    return [OwnerPipelineRow(owner=o, currency=c, deals=n, value=v) for o, c, n, v in rows]
+        .group_by(O.owner, O.value_currency)).all()
+    return [OwnerPipelineRow(owner=o, currency=c, deals=n, value=v)
+            for o, c, n, v in sorted(rows, key=lambda row: (row[0], row[1] or ""))]
 
 
 def funnel(session: Session, scope: Scope) -> list[FunnelRow]:
-    """Per step: the deals that came to stand in it in the period, and the share that moved on, won, lost, or
-    were disqualified (a deal counts once per step, from its first entry in the period)."""
+    """Per step: the deals brought to it in the period (by their creation or a forward move; a deal once per
+    step, from its first such entry in the period), the share that moved forward out of it after that, and the
+    share won, lost or disqualified now."""
     entered = (select(H.opportunity_id, O.process_key, O.status, H.to_step.label("step"),
                       func.min(H.seq).label("seq"))
                .where(*scope.history(), H.kind.in_(ENTRIES), *scope.period(H.at))
                .group_by(H.opportunity_id, O.process_key, O.status, H.to_step).subquery())
-    later = aliased(H)
-    moved_on = exists().where(later.workspace_id == scope.workspace_id, later.opportunity_id == entered.c.opportunity_id,
-                              later.kind == "forward", later.from_step == entered.c.step, later.seq > entered.c.seq)
+    left = (select(H.opportunity_id, H.from_step, func.max(H.seq).label("seq"))  # each deal's last move out of a step
+            .where(H.workspace_id == scope.workspace_id, H.kind == "forward")
+            .group_by(H.opportunity_id, H.from_step).subquery())
     status = entered.c.status
     rows = session.execute(
-        select(entered.c.process_key, entered.c.step, func.count(), _count(moved_on), _count(status == "won"),
-               _count(status == "lost"), _count(status == "disqualified"))
+        select(entered.c.process_key, entered.c.step, func.count(), _count(left.c.seq > entered.c.seq),
+               *(_count(status == outcome) for outcome in CLOSED))
+        .select_from(entered)
+        .outerjoin(left, and_(left.c.opportunity_id == entered.c.opportunity_id, left.c.from_step == entered.c.step))
         .group_by(entered.c.process_key, entered.c.step)).all()
     found = [FunnelRow(process=p, step=s, entered=n, reached_next=r, won=w, lost=lo, disqualified=d,
                        reached_next_share=_share(r, n), won_share=_share(w, n), lost_share=_share(lo, n),
@@ -180,11 +199,14 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 def time_in_step(session: Session, scope: Scope) -> list[TimeInStepRow]:
-    """Per step: the median and 90th percentile of stays that ended in the period, the deals in it now, and
-    those in it longer than the 90th percentile."""
+    """Per step: the median and 90th percentile of stays that ended in the period (a stay runs from the entry
+    that brought or returned the deal to the step, a reopening too, to the next such entry or its close), the
+    open deals in it now, and those whose current stay is longer than the 90th percentile."""
+    ending = (select(H.opportunity_id).where(H.workspace_id == scope.workspace_id, H.kind.in_(BOUNDARIES),
+                                             *scope.period(H.at)))
     bounds = (select(O.process_key, H.to_step.label("step"), H.to_status, H.at.label("started"),
                      func.lead(H.at).over(partition_by=H.opportunity_id, order_by=H.seq).label("ended"))
-              .where(*scope.history(), H.kind.in_(BOUNDARIES)).subquery())
+              .where(*scope.history(), H.kind.in_(BOUNDARIES), H.opportunity_id.in_(ending)).subquery())
     stays = (select(bounds.c.process_key, bounds.c.step,
                     seconds_between(bounds.c.ended, bounds.c.started).label("seconds"))
              .where(bounds.c.to_status == "open", bounds.c.ended.is_not(None), *scope.period(bounds.c.ended)))
@@ -192,9 +214,10 @@ def time_in_step(session: Session, scope: Scope) -> list[TimeInStepRow]:
     measured = {(p, s): (n, median, p90) for p, s, n, median, p90 in session.execute(
         select(stay.c.process_key, stay.c.step, func.max(stay.c.n), nearest_rank(stay, "seconds", 5),
                nearest_rank(stay, "seconds", 9)).group_by(stay.c.process_key, stay.c.step)).all()}
-    idle = seconds_between(moment(scope.now), O.step_entered_at)
-    past_p90 = _count(idle > case(*[(and_(O.process_key == p, O.step == s), p90)
-                                     for (p, s), (_, _, p90) in measured.items()])) if measured else literal(0)
+    stay_started = (select(func.max(H.at)).where(H.workspace_id == scope.workspace_id, H.opportunity_id == O.id,
+                                                H.kind.in_(BOUNDARIES)).scalar_subquery())
+    p90_of_step = case(*[(and_(O.process_key == p, O.step == s), p90) for (p, s), (_, _, p90) in measured.items()])
+    past_p90 = _count(seconds_between(moment(scope.now), stay_started) > p90_of_step) if measured else literal(0)
     waiting = session.execute(
         select(O.process_key, O.step, func.count(), past_p90)
         .where(*scope.deals(), O.status == "open")
@@ -254,7 +277,8 @@ def overrides(session: Session, scope: Scope) -> list[OverrideRow]:
     codes = json_texts(H.overridden, scope.dialect)
     rows = session.execute(
         select(H.actor, codes.c.value, func.count(), func.count(H.opportunity_id.distinct()))
-        .select_from(H).join(O, H.opportunity_id == O.id).join(codes, true())
+        .select_from(H).join(O, and_(O.workspace_id == H.workspace_id, O.id == H.opportunity_id))
+        .join(codes, true())
         .where(*scope.history(), *scope.period(H.at))
         .group_by(H.actor, codes.c.value)
         .order_by(func.count().desc(), H.actor, codes.c.value)).all()
@@ -268,7 +292,7 @@ def outcomes(session: Session, scope: Scope) -> list[OutcomeRow]:
                .where(H.workspace_id == scope.workspace_id, H.from_status == "open", H.to_status.in_(CLOSED))
                .group_by(H.opportunity_id).subquery())
     closed = (select(O.process_key, O.status, seconds_between(closing.c.closed_at, O.created_at).label("seconds"))
-              .join(closing, closing.c.opportunity_id == O.id)
+              .join(closing, and_(O.workspace_id == scope.workspace_id, closing.c.opportunity_id == O.id))
               .where(*scope.deals(), O.status.in_(CLOSED), *scope.period(closing.c.closed_at)))
     deal = ranked(closed, ["process_key", "status"], "seconds")  # n: the process's deals closed with that status
     won = deal.c.status == "won"
@@ -283,18 +307,20 @@ def outcomes(session: Session, scope: Scope) -> list[OutcomeRow]:
 
 
 def stale(session: Session, scope: Scope, days: int, limit: int) -> tuple[list[StaleRow], dict[str, int]]:
-    """Open deals with no activity or move for more than `days` days, the longest idle first (at most `limit`)."""
-    idle_since = func.coalesce(O.last_activity_at, O.step_entered_at)
-    cutoff = moment(scope.now - timedelta(days=days))
-    conditions = [*scope.deals(), O.status == "open", or_(O.last_activity_at < cutoff, and_(
-        O.last_activity_at.is_(None), O.step_entered_at < cutoff))]
-    rows = session.execute(select(O.id, O.name, O.owner, O.process_key, O.step, O.last_activity_at,
-                                  O.step_entered_at, func.count().over())
-                           .where(*conditions).order_by(idle_since, O.id).limit(limit)).all()
-    found = [StaleRow(id=i, name=n, owner=o, process=p, step=s, idle_since=a or e,
-                      idle_days=int((scope.now - (a or e)).total_seconds() // DAY)) for i, n, o, p, s, a, e, _ in rows]
-    total = rows[0][-1] if rows else 0
-    return found, {"stale_deals": total}
+    """Open deals with neither a contact nor a move for more than `days` days, the longest idle first (at most
+    `limit`; the totals count them all)."""
+    last_move = scope.last_move()
+    idle_since = later_of(func.coalesce(O.last_activity_at, last_move), last_move)
+    idle = (select(O.id, O.name, O.owner, O.process_key, O.step, idle_since.label("idle_since"))
+            .where(*scope.deals(), O.status == "open").subquery())
+    rows = session.execute(
+        select(idle, func.count().over())
+        .where(idle.c.idle_since < moment(scope.now - timedelta(days=days)))
+        .order_by(idle.c.idle_since, idle.c.id).limit(limit)).all()
+    found = [StaleRow(id=i, name=n, owner=o, process=p, step=s, idle_since=since,
+                      idle_days=int((scope.now - since).total_seconds() // DAY))
+             for i, n, o, p, s, since, _ in rows]
+    return found, {"stale_deals": rows[0][-1] if rows else 0}
 
 
 def forecast(session: Session, scope: Scope) -> list[ForecastRow]:
@@ -314,14 +340,14 @@ def forecast(session: Session, scope: Scope) -> list[ForecastRow]:
         .where(*scope.deals(), O.status == "open", *scope.close_dates())
         .group_by(O.process_key, O.step, O.value_currency)).all()
     latest = _latest(session, scope)
-    minimum = get_settings().forecast_min_sample
+    minimum = scope.settings.forecast_min_sample
     found = []
     for process, step, currency, deals, value in rows:
         sample, wins = learned.get((process, step), (0, 0))
         if sample >= minimum:
             probability, source = round((wins + 1) / (sample + 2), 3), "history"
         else:
-            probability = _default_probability(latest.get(process), step)
+            probability = _default_probability(latest.get(process), process, step)
             source = "default" if probability is not None else "none"
         found.append(ForecastRow(process=process, step=step, currency=currency, deals=deals, value=value,
                                  probability=probability, source=source, sample=sample, wins=wins,
@@ -329,10 +355,11 @@ def forecast(session: Session, scope: Scope) -> list[ForecastRow]:
     return _in_order(found, latest)
 
 
-def _default_probability(definition: ProcessDefinition | None, step: str) -> float | None:
-    """The process's chance of a win from a step; for a version written before it had one, the built-in
-    default process's for a step of the same name."""
-    for source in (definition, default_definition()):
+def _default_probability(definition: ProcessDefinition | None, process: str, step: str) -> float | None:
+    """The chance of a win from a step that the process's newest version states; for the default process in a
+    version written before it had one, the built-in default's."""
+    default = default_definition()
+    for source in (definition, default if process == default.key else None):
         if source is not None and source.has_step(step) and source.step(step).win_probability is not None:
             return source.step(step).win_probability
     return None
@@ -344,10 +371,20 @@ REPORTS: dict[str, Callable[..., Any]] = {  # name -> what computes its rows
     "stale": stale, "forecast": forecast}
 
 
-def run(session: Session, caller: Caller, name: str, filters: Filters,
+def run(session: Session, caller: Caller, name: str, filters: Filters, settings: Settings,
         **options: Any) -> tuple[Sequence[Any], dict[str, int], datetime]:
-    """A report's rows and totals for the caller, and when they were computed."""
-    scope = scope_of(session, caller, filters)
-    answer = REPORTS[name](session, scope, **options)
+    """A report's rows and totals for the caller, and when they were computed; on PostgreSQL each of its queries
+    may run for DEALGATE_REPORT_TIMEOUT_SECONDS at most (503 past it)."""
+    scope = scope_of(session, caller, filters, settings)
+    limit = settings.report_timeout_seconds
+    if scope.dialect == "postgresql":
+        session.execute(select(func.set_config("statement_timeout", f"{round(limit * 1000)}", True)))
+    try:
+        answer = REPORTS[name](session, scope, **options)
+    except OperationalError as failed:
+        if "statement timeout" not in str(failed.orig):
+            raise
+        raise Unavailable(f"The {name} report took longer than {limit:g} seconds (DEALGATE_REPORT_TIMEOUT_SECONDS); "
+                          "narrow it with team, owner, process or a shorter period.") from None
     rows, totals = answer if isinstance(answer, tuple) else (answer, {})
     return rows, totals, scope.now

@@ -1,5 +1,5 @@
-"""SQL the reports need that the two backends spell differently: time between timestamps, a JSON array's texts,
-and percentiles by nearest rank."""
+"""SQL the reports need that the two backends spell differently: time between timestamps, the later of two, a
+JSON array's texts, and percentiles by nearest rank."""
 
 from typing import Any
 
@@ -28,6 +28,24 @@ def _seconds_postgresql(element: seconds_between, compiler: Any, **kw: Any) -> s
 def _seconds_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
     later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
     return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+
+
+class later_of(FunctionElement[Any]):  # noqa: N801
+    """The later of two timestamps, neither null."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+    name = "later_of"
+
+
+@compiles(later_of)
+def _later_postgresql(element: later_of, compiler: Any, **kw: Any) -> str:
+    return f"GREATEST({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(later_of, "sqlite")
+def _later_sqlite(element: later_of, compiler: Any, **kw: Any) -> str:
+    return f"MAX({compiler.process(element.clauses, **kw)})"
 
 
 def moment(value: Any) -> ColumnElement[Any]:
