@@ -27,7 +27,7 @@ from app.metrics import router as metrics_router
 from app.opportunities.router import router as opportunities_router
 from app.phases.routes import router as records_router
 from app.processes.router import router as processes_router
-from app.processes.service import PUBLISHED
+from app.processes.service import DRAWN, PUBLISHED
 from app.schemas import drop_null
 from app.settings import Settings, get_settings
 from app.tasks.router import router as tasks_router
@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                  else app.state.database)
     app.state.keys = KeyCache(ttl=settings.key_cache_seconds)
     app.state.cache_sizes = lambda: {"process_versions": len(PUBLISHED), "state_machines": len(MACHINES),
-                                     "api_keys": len(app.state.keys)}
+                                     "api_keys": len(app.state.keys), "diagrams": len(DRAWN)}
     install_error_handlers(app)
     app.include_router(integrations_router)  # before the routes whose paths would take "external" as an id
     app.include_router(accounts_router)

@@ -221,32 +221,38 @@ WHERE workspace_id = %(ws)s AND status = 'open'
 GROUP BY owner, value_currency
 ORDER BY owner, value_currency
 """,
-    # A deal counts once per step it came to stand in within the period, from its first such entry; it reached
-    # the next step if a later forward entry left that step.
+    # A deal counts once per step it was brought to in the period (by its creation or a forward move), from its
+    # first such entry; it reached the next step if its last forward move out of that step came later.
     "funnel": """
 WITH entered AS (
   SELECT h.opportunity_id, o.process_key, o.status, h.to_step AS step, min(h.seq) AS seq
   FROM history_entry h JOIN opportunity o ON o.workspace_id = h.workspace_id AND o.id = h.opportunity_id
   WHERE h.workspace_id = %(ws)s AND h.kind IN ('create', 'forward') AND h.at >= %(since)s AND h.at < %(until)s
-  GROUP BY h.opportunity_id, o.process_key, o.status, h.to_step)
-SELECT e.process_key, e.step, count(*),
-       count(*) FILTER (WHERE EXISTS (
-         SELECT FROM history_entry l
-         WHERE l.workspace_id = %(ws)s AND l.opportunity_id = e.opportunity_id AND l.kind = 'forward'
-           AND l.from_step = e.step AND l.seq > e.seq)),
+  GROUP BY h.opportunity_id, o.process_key, o.status, h.to_step),
+left_step AS (
+  SELECT opportunity_id, from_step AS step, max(seq) AS seq
+  FROM history_entry
+  WHERE workspace_id = %(ws)s AND kind = 'forward'
+  GROUP BY opportunity_id, from_step)
+SELECT e.process_key, e.step, count(*), count(*) FILTER (WHERE l.seq > e.seq),
        count(*) FILTER (WHERE e.status = 'won'), count(*) FILTER (WHERE e.status = 'lost'),
        count(*) FILTER (WHERE e.status = 'disqualified')
-FROM entered e
+FROM entered e LEFT JOIN left_step l ON l.opportunity_id = e.opportunity_id AND l.step = e.step
 GROUP BY e.process_key, e.step
 """,
     # A stay runs from an entry that starts one to the deal's next such entry; those that ended in the period
-    # and were stays of an open deal give the percentiles (nearest rank: percentile_disc).
+    # (so only deals with such an entry in it) and were stays of an open deal give the percentiles (nearest rank:
+    # percentile_disc). An open deal's current stay started at its latest such entry.
     "time-in-step": """
 WITH bounds AS (
   SELECT o.process_key, h.to_step AS step, h.to_status, h.at AS started,
          lead(h.at) OVER (PARTITION BY h.opportunity_id ORDER BY h.seq) AS ended
   FROM history_entry h JOIN opportunity o ON o.workspace_id = h.workspace_id AND o.id = h.opportunity_id
-  WHERE h.workspace_id = %(ws)s AND h.kind IN ('create', 'forward', 'back', 'reopen', 'lost', 'disqualified')),
+  WHERE h.workspace_id = %(ws)s AND h.kind IN ('create', 'forward', 'back', 'reopen', 'lost', 'disqualified')
+    AND h.opportunity_id IN (
+      SELECT opportunity_id FROM history_entry
+      WHERE workspace_id = %(ws)s AND kind IN ('create', 'forward', 'back', 'reopen', 'lost', 'disqualified')
+        AND at >= %(since)s AND at < %(until)s)),
 measured AS (
   SELECT process_key, step, count(*) AS stays,
          percentile_disc(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM ended - started)::float8) AS median,
@@ -256,8 +262,12 @@ measured AS (
   GROUP BY process_key, step),
 waiting AS (
   SELECT o.process_key, o.step, count(*) AS open_now,
-         count(*) FILTER (WHERE extract(epoch FROM %(now)s - o.step_entered_at)::float8 > m.p90) AS past_p90
+         count(*) FILTER (WHERE extract(epoch FROM %(now)s - s.started)::float8 > m.p90) AS past_p90
   FROM opportunity o LEFT JOIN measured m ON m.process_key = o.process_key AND m.step = o.step
+       CROSS JOIN LATERAL (
+         SELECT max(h.at) AS started FROM history_entry h
+         WHERE h.workspace_id = o.workspace_id AND h.opportunity_id = o.id
+           AND h.kind IN ('create', 'forward', 'back', 'reopen', 'lost', 'disqualified')) s
   WHERE o.workspace_id = %(ws)s AND o.status = 'open'
   GROUP BY o.process_key, o.step)
 SELECT coalesce(m.process_key, w.process_key), coalesce(m.step, w.step), coalesce(m.stays, 0), m.median, m.p90,
@@ -324,12 +334,17 @@ FROM closed
 GROUP BY process_key
 ORDER BY process_key
 """,
+    # Idle since the later of the deal's last move (its latest history entry) and its last contact.
     "stale": """
-SELECT id, name, owner, process_key, step, coalesce(last_activity_at, step_entered_at), count(*) OVER ()
-FROM opportunity
-WHERE workspace_id = %(ws)s AND status = 'open'
-  AND (last_activity_at < %(stale_cutoff)s OR (last_activity_at IS NULL AND step_entered_at < %(stale_cutoff)s))
-ORDER BY coalesce(last_activity_at, step_entered_at), id
+SELECT id, name, owner, process_key, step, idle_since, count(*) OVER ()
+FROM (SELECT o.id, o.name, o.owner, o.process_key, o.step,
+             greatest(coalesce(o.last_activity_at, m.at), m.at) AS idle_since
+      FROM opportunity o
+           JOIN (SELECT opportunity_id, max(at) AS at FROM history_entry WHERE workspace_id = %(ws)s
+                 GROUP BY opportunity_id) m ON m.opportunity_id = o.id
+      WHERE o.workspace_id = %(ws)s AND o.status = 'open') idle
+WHERE idle_since < %(stale_cutoff)s
+ORDER BY idle_since, id
 LIMIT %(stale_limit)s
 """,
     # What a step's closed deals teach (Laplace-smoothed) once they reach the minimum sample, else the process's

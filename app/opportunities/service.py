@@ -33,8 +33,8 @@ from app.opportunities.schemas import OpportunityCreate, OpportunityUpdate
 from app.paging import page
 from app.phases.catalog import empty_snapshot
 from app.phases.deploy.plan import create_follow_up_plan, create_win_back_task
-from app.processes.diagram import Standing, draw
-from app.processes.service import get_definition, latest_definition, published_definitions
+from app.processes.diagram import SVG, Standing, draw
+from app.processes.service import DRAWN, get_definition, latest_definition, published_definitions
 
 __all__ = ["get_opportunity", "create_opportunity", "new_opportunity", "update_opportunity", "list_opportunities",
            "move_opportunity", "apply_move", "evaluate_step_gate", "get_guidance", "draw_opportunity", "list_history"]
@@ -262,7 +262,13 @@ def draw_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID
     opportunity, definition, facts = _read_with_facts(session, caller, opportunity_id)
     ahead = definition.steps[definition.position(opportunity.step) + 1:] if opportunity.status == "open" else ()
     gates = {step.name: evaluate_gate(step, facts) for step in ahead if step.gate}
-    return draw(definition, form, Standing(step=opportunity.step, status=opportunity.status, gates=gates))
+    standing = Standing(step=opportunity.step, status=opportunity.status, gates=gates)
+    if form != SVG:
+        return draw(definition, form, standing)
+    drawn = tuple((name, gate.passed, tuple(f.code for f in gate.unmet if f.severity == "block"))
+                  for name, gate in gates.items())  # what the drawing shows of the gates
+    return DRAWN.get_or_make((caller.workspace_id, definition.key, definition.version, opportunity.step,
+                              opportunity.status, drawn), lambda: draw(definition, form, standing))
 
 
 def list_history(session: Session, caller: Caller, opportunity_id: uuid.UUID, *, limit: int,

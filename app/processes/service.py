@@ -26,7 +26,8 @@ from app.settings import get_settings
 
 # Published versions never change, so each is compiled once per process and kept (the most recently used).
 PUBLISHED: Lru[ProcessDefinition] = Lru(get_settings().definition_cache_size)
-# And each is drawn as SVG once: running Graphviz costs far more than the request around it.
+# And each is drawn as SVG once, as is a deal's drawing by what it shows (its step, status and gates ahead):
+# running Graphviz costs far more than the request around it.
 DRAWN: Lru[str] = Lru(get_settings().definition_cache_size)
 
 
