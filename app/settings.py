@@ -34,8 +34,8 @@ class Settings(BaseSettings):
     rule_gate_budget_ms: float = Field(50.0, description=(
         "the time a gate's rules may take before the rest are reported as `rule.budget_exceeded`"))
     definition_cache_size: int = Field(256, description=(
-        "compiled process versions (and as many state machines, and drawn diagrams) a server process keeps; the least recently used "
-        "is compiled again when needed"))
+        "compiled process versions (and as many state machines, and drawn diagrams) a server process keeps; the "
+        "least recently used is compiled again when needed"))
     key_cache_seconds: float = Field(5.0, description=(
         "how long a server process trusts an API key it has checked: a key revoked, or a user deactivated or "
         "changed, in another process is refused there within this time (at once in the process that did it)"))
