@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     report_database_url: str | None = Field(None, description=(
         "a read replica the reports query, off the primary (unset: the primary); reports then lag writes by the "
         "replica's delay"))
-    report_timeout_seconds: float = Field(30.0, gt=0, description=(
+    report_timeout_seconds: float = Field(120.0, gt=0, description=(
         "the longest a report's query may run on PostgreSQL before the report is refused with 503"))
     forecast_min_sample: int = Field(20, ge=1, description=(
         "closed deals that stood in a step before the forecast trusts the workspace's own win rate from it over "

@@ -210,10 +210,10 @@ def time_in_step(session: Session, scope: Scope) -> list[TimeInStepRow]:
     stays = (select(bounds.c.process_key, bounds.c.step,
                     seconds_between(bounds.c.ended, bounds.c.started).label("seconds"))
              .where(bounds.c.to_status == "open", bounds.c.ended.is_not(None), *scope.period(bounds.c.ended)))
-    stay = ranked(stays, ["process_key", "step"], "seconds")
+    stay = ranked(stays, ["process_key", "step"], "seconds", scope.dialect)
     measured = {(p, s): (n, median, p90) for p, s, n, median, p90 in session.execute(
-        select(stay.c.process_key, stay.c.step, func.max(stay.c.n), nearest_rank(stay, "seconds", 5),
-               nearest_rank(stay, "seconds", 9)).group_by(stay.c.process_key, stay.c.step)).all()}
+        select(stay.c.process_key, stay.c.step, func.count(), nearest_rank(stay, "seconds", 5, scope.dialect),
+               nearest_rank(stay, "seconds", 9, scope.dialect)).group_by(stay.c.process_key, stay.c.step)).all()}
     stay_started = (select(func.max(H.at)).where(H.workspace_id == scope.workspace_id, H.opportunity_id == O.id,
                                                 H.kind.in_(BOUNDARIES)).scalar_subquery())
     p90_of_step = case(*[(and_(O.process_key == p, O.step == s), p90) for (p, s), (_, _, p90) in measured.items()])
@@ -294,12 +294,11 @@ def outcomes(session: Session, scope: Scope) -> list[OutcomeRow]:
     closed = (select(O.process_key, O.status, seconds_between(closing.c.closed_at, O.created_at).label("seconds"))
               .join(closing, and_(O.workspace_id == scope.workspace_id, closing.c.opportunity_id == O.id))
               .where(*scope.deals(), O.status.in_(CLOSED), *scope.period(closing.c.closed_at)))
-    deal = ranked(closed, ["process_key", "status"], "seconds")  # n: the process's deals closed with that status
+    deal = ranked(closed, ["process_key", "status"], "seconds", scope.dialect)
     won = deal.c.status == "won"
     rows = session.execute(
-        select(deal.c.process_key, *(func.coalesce(func.max(case((deal.c.status == status, deal.c.n))), 0)
-                                     for status in CLOSED),
-               nearest_rank(deal, "seconds", 5, won), nearest_rank(deal, "seconds", 9, won))
+        select(deal.c.process_key, *(_count(deal.c.status == status) for status in CLOSED),
+               nearest_rank(deal, "seconds", 5, scope.dialect, won), nearest_rank(deal, "seconds", 9, scope.dialect, won))
         .group_by(deal.c.process_key).order_by(deal.c.process_key)).all()
     return [OutcomeRow(process=p, won=w, lost=lo, disqualified=d, win_rate=_share(w, w + lo),
                        won_cycle_median_days=_days(median), won_cycle_p90_days=_days(p90))

@@ -65,17 +65,24 @@ def _array_or_empty(column: ColumnElement[Any], is_array: ColumnElement[bool]) -
     return case((is_array, column), else_=literal([], JSON()))
 
 
-def ranked(values: Select[Any], partition: list[str], value: str) -> Subquery:
-    """A query's rows, each with its rank by `value` within its group of `partition` (`rn`) and the group's size
-    (`n`)."""
+def ranked(values: Select[Any], partition: list[str], value: str, dialect: str) -> Subquery:
+    """A query's rows ready for nearest_rank: on SQLite, which has no percentile aggregate, each with its rank by
+    `value` within its group of `partition` (`rn`) and the group's size (`n`)."""
     rows = values.subquery()
+    if dialect == "postgresql":
+        return rows
     group = [rows.c[key] for key in partition]
     return select(rows, func.row_number().over(partition_by=group, order_by=rows.c[value]).label("rn"),
                   func.count().over(partition_by=group).label("n")).subquery()
 
 
-def nearest_rank(rows: Subquery, value: str, tenths: int, *conditions: ColumnElement[bool]) -> ColumnElement[Any]:
-    """An aggregate of ranked rows: the `tenths`/10 percentile of `value` by nearest rank (the value at rank
-    ceil(n * tenths / 10)), over the rows that meet the conditions."""
+def nearest_rank(rows: Subquery, value: str, tenths: int, dialect: str,
+                 *conditions: ColumnElement[bool]) -> ColumnElement[Any]:
+    """An aggregate of ranked rows (grouped as they were ranked): the `tenths`/10 percentile of `value` by nearest
+    rank, the value at rank ceil(n * tenths / 10), over the rows that meet the conditions (PostgreSQL's
+    percentile_disc is that percentile)."""
+    if dialect == "postgresql":
+        percentile = func.percentile_disc(tenths / 10).within_group(rows.c[value])
+        return percentile.filter(and_(*conditions)) if conditions else percentile
     rank = (rows.c.n * tenths + 9) // 10
     return func.max(case((and_(rows.c.rn == rank, *conditions), rows.c[value])))
