@@ -240,19 +240,15 @@ SELECT e.process_key, e.step, count(*), count(*) FILTER (WHERE l.seq > e.seq),
 FROM entered e LEFT JOIN left_step l ON l.opportunity_id = e.opportunity_id AND l.step = e.step
 GROUP BY e.process_key, e.step
 """,
-    # A stay runs from an entry that starts one to the deal's next such entry; those that ended in the period
-    # (so only deals with such an entry in it) and were stays of an open deal give the percentiles (nearest rank:
-    # percentile_disc). An open deal's current stay started at its latest such entry.
+    # A stay runs from an entry that starts one to the deal's next such entry; those that ended in the period and
+    # were stays of an open deal give the percentiles (nearest rank: percentile_disc). An open deal's current stay
+    # started at its latest such entry.
     "time-in-step": """
 WITH bounds AS (
   SELECT o.process_key, h.to_step AS step, h.to_status, h.at AS started,
          lead(h.at) OVER (PARTITION BY h.opportunity_id ORDER BY h.seq) AS ended
   FROM history_entry h JOIN opportunity o ON o.workspace_id = h.workspace_id AND o.id = h.opportunity_id
-  WHERE h.workspace_id = %(ws)s AND h.kind IN ('create', 'forward', 'back', 'reopen', 'lost', 'disqualified')
-    AND h.opportunity_id IN (
-      SELECT opportunity_id FROM history_entry
-      WHERE workspace_id = %(ws)s AND kind IN ('create', 'forward', 'back', 'reopen', 'lost', 'disqualified')
-        AND at >= %(since)s AND at < %(until)s)),
+  WHERE h.workspace_id = %(ws)s AND h.kind IN ('create', 'forward', 'back', 'reopen', 'lost', 'disqualified')),
 measured AS (
   SELECT process_key, step, count(*) AS stays,
          percentile_disc(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM ended - started)::float8) AS median,
@@ -340,15 +336,15 @@ SELECT id, name, owner, process_key, step, idle_since, count(*) OVER ()
 FROM (SELECT o.id, o.name, o.owner, o.process_key, o.step,
              greatest(coalesce(o.last_activity_at, m.at), m.at) AS idle_since
       FROM opportunity o
-           JOIN (SELECT opportunity_id, max(at) AS at FROM history_entry WHERE workspace_id = %(ws)s
+           LEFT JOIN (SELECT opportunity_id, max(at) AS at FROM history_entry WHERE workspace_id = %(ws)s
                  GROUP BY opportunity_id) m ON m.opportunity_id = o.id
       WHERE o.workspace_id = %(ws)s AND o.status = 'open') idle
 WHERE idle_since < %(stale_cutoff)s
 ORDER BY idle_since, id
 LIMIT %(stale_limit)s
 """,
-    # What a step's closed deals teach (Laplace-smoothed) once they reach the minimum sample, else the process's
-    # win probability for the step.
+    # What a step's closed deals teach (Laplace-smoothed) once they reach the minimum sample, else the default
+    # process's win probability for the step (the workspace's complex-sale is the built-in one).
     "forecast": """
 WITH learned AS (
   SELECT c.process_key, h.to_step AS step, count(DISTINCT c.id) AS sample,
@@ -369,7 +365,7 @@ weighed AS (
               WHEN d.probability IS NOT NULL THEN 'default' ELSE 'none' END AS source
   FROM standing s LEFT JOIN learned l ON l.process_key = s.process_key AND l.step = s.step
        LEFT JOIN unnest(%(default_steps)s::text[], %(default_probabilities)s::float8[]) AS d(step, probability)
-         ON d.step = s.step)
+         ON s.process_key = %(default_process)s AND d.step = s.step)
 SELECT process_key, step, value_currency, deals, value, probability::float8, source, sample, wins,
        round(value * probability)::bigint
 FROM weighed
@@ -449,7 +445,7 @@ def parameters(workspace_id: uuid.UUID, now: datetime) -> dict[str, Any]:
             "until": datetime.combine(until + timedelta(days=1), clock(), UTC),
             "stale_cutoff": now - timedelta(days=STALE_DAYS), "stale_limit": STALE_LIMIT,
             "min_sample": get_settings().forecast_min_sample,
-            "default_steps": [step.name for step in DEFINITION.steps],
+            "default_process": DEFINITION.key, "default_steps": [step.name for step in DEFINITION.steps],
             "default_probabilities": [step.win_probability for step in DEFINITION.steps]}
 
 

@@ -91,11 +91,6 @@ class Scope:
         """History entries of the scope's deals (with O, the deal each belongs to)."""
         return [H.workspace_id == self.workspace_id, H.opportunity_id == O.id, *self.deals()]
 
-    def last_move(self) -> ColumnElement[Any]:
-        """When each deal (O) last moved: its latest history entry."""
-        return (select(func.max(H.at)).where(H.workspace_id == self.workspace_id, H.opportunity_id == O.id)
-                .scalar_subquery())
-
 
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
@@ -308,9 +303,11 @@ def outcomes(session: Session, scope: Scope) -> list[OutcomeRow]:
 def stale(session: Session, scope: Scope, days: int, limit: int) -> tuple[list[StaleRow], dict[str, int]]:
     """Open deals with neither a contact nor a move for more than `days` days, the longest idle first (at most
     `limit`; the totals count them all)."""
-    last_move = scope.last_move()
-    idle_since = later_of(func.coalesce(O.last_activity_at, last_move), last_move)
-    idle = (select(O.id, O.name, O.owner, O.process_key, O.step, idle_since.label("idle_since"))
+    moved = (select(H.opportunity_id, func.max(H.at).label("at")).where(H.workspace_id == scope.workspace_id)
+             .group_by(H.opportunity_id).subquery())  # each deal's last move: its latest history entry
+    idle = (select(O.id, O.name, O.owner, O.process_key, O.step,
+                   later_of(O.last_activity_at, moved.c.at).label("idle_since"))
+            .join(moved, moved.c.opportunity_id == O.id)
             .where(*scope.deals(), O.status == "open").subquery())
     rows = session.execute(
         select(idle, func.count().over())

@@ -31,7 +31,7 @@ def _seconds_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
 
 
 class later_of(FunctionElement[Any]):  # noqa: N801
-    """The later of two timestamps, neither null."""
+    """The later of two timestamps, the first possibly null (then the second)."""
 
     type = UTCDateTime()
     inherit_cache = True
@@ -40,12 +40,13 @@ class later_of(FunctionElement[Any]):  # noqa: N801
 
 @compiles(later_of)
 def _later_postgresql(element: later_of, compiler: Any, **kw: Any) -> str:
-    return f"GREATEST({compiler.process(element.clauses, **kw)})"
+    return f"GREATEST({compiler.process(element.clauses, **kw)})"  # GREATEST passes over a null
 
 
 @compiles(later_of, "sqlite")
 def _later_sqlite(element: later_of, compiler: Any, **kw: Any) -> str:
-    return f"MAX({compiler.process(element.clauses, **kw)})"
+    first, second = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"MAX(COALESCE({first}, {second}), {second})"
 
 
 def moment(value: Any) -> ColumnElement[Any]:
