@@ -28,10 +28,10 @@ from app.opportunities.router import router as opportunities_router
 from app.phases.routes import router as records_router
 from app.processes.router import router as processes_router
 from app.processes.service import DRAWN, PUBLISHED
+from app.reports.router import router as reports_router
 from app.schemas import drop_null
 from app.settings import Settings, get_settings
 from app.tasks.router import router as tasks_router
-from app.reports.router import router as reports_router
 
 DESCRIPTION = """\
 Runs every sales opportunity through the phases of a complex sale (Discover, Diagnose, Design,
