@@ -2,13 +2,18 @@
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from importlib.resources import files
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 
 from app.access import AccessLog
 from app.accounts.router import router as accounts_router
+from app.complaints.router import router as complaints_router
 from app.db import Database
 from app.engine.machine import MACHINES
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
@@ -17,6 +22,7 @@ from app.events.router import endpoints as endpoints_router
 from app.events.router import events as events_router
 from app.events.worker import Beside
 from app.guard import RequestGuard
+from app.handover.router import router as handover_router
 from app.health import router as health_router
 from app.identity.auth import KeyCache
 from app.identity.router import router as admin_router
@@ -39,6 +45,9 @@ Deploy) and refuses a move until the data its gate needs is recorded. Every erro
 `application/problem+json` (RFC 9457); writes return an `ETag`, and `If-Match` guards changes.
 """
 
+# Swagger UI's and ReDoc's files come with the fastapi-offline package and are served from here, so the docs
+# pages load with no internet (FastAPI's own pages fetch them from a CDN).
+DOCS_ASSETS = "/static/docs"
 
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": False,
@@ -95,6 +104,28 @@ def _problem_json_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
+def _serve_docs(app: FastAPI) -> None:
+    """The interactive docs at /docs (Swagger UI) and /redoc (ReDoc), their scripts and styles served by the app."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(files("fastapi_offline") / "static")), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        """Swagger UI: read the API and try its operations with an API key."""
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - Swagger UI",
+                                   swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png")
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        """ReDoc: the API's reference on one page."""
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_redoc_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - ReDoc",
+                              redoc_js_url=f"{root}{DOCS_ASSETS}/redoc.standalone.js",
+                              redoc_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png", with_google_fonts=False)
+
+
 def _operation_id(route: APIRoute) -> str:
     """An operation's id: its endpoint's name, short and stable for generated clients."""
     return route.name
@@ -118,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         forget_process()
 
     app = FastAPI(title="dealgate", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
-                  generate_unique_id_function=_operation_id)
+                  generate_unique_id_function=_operation_id, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.database = Database(settings.database_url)
     app.state.report_database = (Database(settings.report_database_url) if settings.report_database_url
@@ -132,6 +163,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(opportunities_router)
     app.include_router(records_router)
     app.include_router(tasks_router)
+    app.include_router(complaints_router)
+    app.include_router(handover_router)
     app.include_router(reports_router)
     app.include_router(admin_router)
     app.include_router(processes_router)
@@ -140,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(metrics_router)
     declare_webhooks(app)
+    _serve_docs(app)
 
     @app.get("/", include_in_schema=False)
     def start_here() -> dict[str, str]:

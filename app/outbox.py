@@ -24,8 +24,10 @@ from app.db import Base, UTCDateTime
 EVENT_TYPES = (
     "opportunity.created", "opportunity.updated", "opportunity.moved", "opportunity.won", "opportunity.lost",
     "opportunity.disqualified", "opportunity.reopened", "opportunity.migrated", "opportunity.held_at_gate",
-    "opportunity.move_refused",
+    "opportunity.move_refused", "opportunity.snoozed", "opportunity.woken", "opportunity.handed_over",
+    "opportunity.follow_up_done",
     "account.created", "account.updated",
+    "complaint.created", "complaint.updated",
     "record.created", "record.updated", "record.deleted",
     "task.created", "task.completed",
     "process.version_published", "deals.migrated",

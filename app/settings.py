@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     forecast_min_sample: int = Field(20, ge=1, description=(
         "closed deals that stood in a step before the forecast trusts the workspace's own win rate from it over "
         "the process's default"))
+    complaint_repeat_window_days: int = Field(365, ge=1, le=3_650, description=(
+        "a complaint in a category its account already had this many days before or less is a repeat: it names "
+        "the earlier one, and its severity is raised one level"))
+    handover_max_items: int = Field(5_000, ge=1, le=1_000_000, description=(
+        "the most deals, accounts, tasks and complaints one handover moves in its one transaction; a larger one is "
+        "refused (422)"))
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description=(
         "the least severe log line written (`info`: one line a request and one a delivery)"))
     metrics_token: SecretStr | None = Field(None, description=(

@@ -330,15 +330,18 @@ FROM closed
 GROUP BY process_key
 ORDER BY process_key
 """,
-    # Idle since the later of the deal's last move (its latest history entry) and its last contact.
+    # Idle since the later of the deal's last move (its latest history entry of a move) and its last contact;
+    # a snoozed deal waits for a reason and is not stale.
     "stale": """
 SELECT id, name, owner, process_key, step, idle_since, count(*) OVER ()
 FROM (SELECT o.id, o.name, o.owner, o.process_key, o.step,
              greatest(coalesce(o.last_activity_at, m.at), m.at) AS idle_since
       FROM opportunity o
            LEFT JOIN (SELECT opportunity_id, max(at) AS at FROM history_entry WHERE workspace_id = %(ws)s
+                      AND kind NOT IN ('handover', 'follow_up_done')
                  GROUP BY opportunity_id) m ON m.opportunity_id = o.id
-      WHERE o.workspace_id = %(ws)s AND o.status = 'open') idle
+      WHERE o.workspace_id = %(ws)s AND o.status = 'open'
+            AND (o.snoozed_until IS NULL OR o.snoozed_until <= current_date)) idle
 WHERE idle_since < %(stale_cutoff)s
 ORDER BY idle_since, id
 LIMIT %(stale_limit)s

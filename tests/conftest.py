@@ -33,6 +33,7 @@ from app.main import create_app
 from app.settings import Settings
 from tests import statements  # noqa: F401  (records the app's statements from the first one on)
 
+pytest_plugins = ["tests.browser"]  # the fixtures of the tests that drive Chromium
 ROOT = Path(__file__).resolve().parent.parent
 # auto: test PostgreSQL when it answers; require: fail when it does not; off: SQLite only.
 POSTGRES_MODE = os.environ.get("DEALGATE_TEST_POSTGRES", "auto")
@@ -188,7 +189,12 @@ class Workplace:
 
 def make_workplace(app: FastAPI, name: str = "Riverton Sales") -> Workplace:
     """A workspace with two sales teams, everyone in PEOPLE, and a key each."""
-    with app.state.database.writer() as session:
+    return seed_workplace(app.state.database, name)
+
+
+def seed_workplace(database: Database, name: str = "Riverton Sales") -> Workplace:
+    """The workspace of make_workplace, written straight to a database (one a server in another process serves)."""
+    with database.writer() as session:
         workspace, admin_key = bootstrap(session, workspace_name=name, handle="admin")
         teams = {name: Team(workspace_id=workspace.id, id=uuid.uuid4(), name=name) for name in ("Water", "Energy")}
         session.add_all(teams.values())
@@ -334,12 +340,17 @@ def served_database(backend: str, tmp_path: Path) -> Iterator[tuple[str, str, in
         try:
             yield url, key, port, process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_server(process)
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server as a supervisor would: SIGTERM, and SIGKILL if it is still running 10 seconds later."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @pytest.fixture

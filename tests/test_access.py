@@ -1,5 +1,6 @@
 """The authorisation matrix: every route of the API, every role, and whose deal it is."""
 
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -38,12 +39,17 @@ BODIES: dict[str, dict[str, Any]] = {  # a valid body for each route that takes 
     "/v1/webhook-endpoints": {"url": "https://example.com/hook"}, "rotate-secret": {}, "test": {},
     "replay": {"since": "2026-01-01T00:00:00Z"},
     "/v1/accounts": {"name": "Matrix Water"}, "integrations": {},
+    "/v1/complaints": {"account_id": NOBODY, "summary": "Late", "category": "delivery", "severity": "low"},
     "/v1/accounts/external/{system}/{external_id}": {"name": "Matrix Water"},
     "/v1/accounts/external/{system}": {"items": [{"external_id": "a-1", "name": "Matrix Water"}]},
     "/v1/opportunities/external/{system}/{external_id}": {"name": "Matrix deal", "account": {"name": "Matrix"}},
     "/v1/opportunities/external/{system}": {"items": [{"external_id": "o-1", "name": "Matrix deal",
                                                        "account": {"name": "Matrix"}}]},
     "/v1/opportunities/{opportunity_id}/stakeholders/external/{system}/{external_id}": {"name": "Pat", "role": "user"},
+    "snooze": {"until": (date.today() + timedelta(days=30)).isoformat(), "reason": "matrix"}, "follow-up-done": {},
+    "complete": {}, "reopen": {}, "deactivate": {},
+    "/v1/handovers/preview": {"user": "rep.sam", "successor": "rep.alex"},
+    "/v1/handovers": {"user": "rep.sam", "successor": "rep.alex"},
 }
 
 
@@ -108,7 +114,8 @@ def test_every_route_allows_exactly_what_the_role_may(app: FastAPI, workplace: W
             url = path.replace("{opportunity_id}", deal["id"]).replace("{step}", "opening") \
                       .replace("{record_id}", NOBODY).replace("{user_id}", NOBODY).replace("{key_id}", NOBODY) \
                       .replace("{endpoint_id}", NOBODY).replace("{delivery_id}", NOBODY) \
-                      .replace("{account_id}", NOBODY).replace("{system}", "salesforce").replace("{external_id}", "x-1") \
+                      .replace("{account_id}", NOBODY).replace("{complaint_id}", NOBODY).replace("{task_id}", NOBODY) \
+                      .replace("{system}", "salesforce").replace("{external_id}", "x-1") \
                       .replace("{key}", "complex-sale").replace("{version}", "1")
             response = client.request(method.upper(), url, json=_body(method, path))
             context = (role, relation, method, path, response.status_code, response.text[:200])

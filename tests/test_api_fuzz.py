@@ -45,6 +45,9 @@ REFUSED_TYPES = {
     "move-not-allowed": "the process has no such move from where the deal stands",
     "reason-required": "this move must be explained",
     "deal-closed": "the deal is won, lost or disqualified",
+    "complaint-verified": "the complaint was verified with the customer: it no longer changes",
+    "handover-incomplete": "a handover plan that names no successor or note for an account",
+    "user-still-holds": "a user who still holds deals, accounts, tasks or complaints is not deactivated",
     "conflict": "the write clashes with what is stored: a published version, a key in use, a record others name",
     "limit-exceeded": "a deal or workspace holds as many as it may",
     "idempotency-key-reused": "the Idempotency-Key came before with another request",
@@ -53,7 +56,8 @@ REFUSED_TYPES = {
 }
 # And why a value the contract allows may be refused (422 validation-error), by the message of each error.
 REFUSED_VALUES = {
-    r"^no (stakeholder|problem) \S+ under this opportunity$|^no user .* in this workspace$|^no such team$"
+    r"^no (stakeholder|problem) \S+ under this opportunity$|^no (active )?user .* in this workspace$|^no such team$"
+    r"|^no team \S+ in this workspace$|^no such user$"
     r"|^not a seller of this workspace$|^unknown or unpublished process$":
         "a reference to a record, user, team or process that does not exist",
     r"^unknown cursor$": "a cursor the service did not issue",
@@ -62,6 +66,8 @@ REFUSED_VALUES = {
     r"^Input should be a valid integer$": "an integer written with a decimal point: JSON Schema counts 10.0 as "
                                           "an integer, the server never takes a float for a whole number",
     r"objection": "an objection's path: open, qualified (with what lies beneath it), resolved (with how)",
+    r"complaint": "a complaint's path: resolved with its root cause and actions, verified with the customer's check, "
+                  "dated no later than now; on a deal of its account",
     r"^empty justification$|^applies only to a forward move$": "an override of a move that is not forward",
     r"^address not allowed$": "a webhook URL naming a private address",
     r"names a route": "a process key that names a route",
@@ -70,6 +76,8 @@ REFUSED_VALUES = {
     r"^unmapped stage$|^no such step in this process$|is no step of a published process":
         "a CRM stage the stage map does not hold, or a map naming a step no process has",
     r"^too many systems$": "a record would carry the ids of more systems than it may",
+    r"^after \d{4}-\d{2}-\d{2} and at most \d+ days ahead$|^empty reason$":
+        "a snooze to a day already past or more than a year ahead, or without a reason",
 }
 
 

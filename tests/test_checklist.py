@@ -27,7 +27,7 @@ EUR = "EUR"
 @dataclass(frozen=True)
 class Write:
     """A write under the deal: `{name}` in the path or in a string value is the id of the record saved as
-    `name`; `saved_as` names the record this write makes."""
+    `name`; a path ending in /* writes every record of the kind; `saved_as` names the record this write makes."""
 
     method: str
     path: str
@@ -187,6 +187,10 @@ ROWS = [
     Row("follow_up", "Keep every follow-up task on time.",
         [post("tasks", {"title": "Install the sensors", "due_date": YESTERDAY}, "late")],
         [patch("tasks/{late}", {"completed": True})], holds_on_none=True),
+    Row("follow_up", "See the back-office work through (account, delivery, installation, invoice, training): "
+                     "others do it, you answer for it. The follow-up is marked done only when all of it is.",
+        [post("tasks", {"title": "Deliver the order", "kind": "back_office", "due_date": IN_30_DAYS})],
+        [patch("tasks/*", {"completed": True})]),  # the win made the plan's back-office tasks: none is done
     Row("follow_up", "Keep every promise made at the close by its date.",
         [post("promises", {"what": "Train the night shift", "due_on": YESTERDAY}, "training")],
         [patch("promises/{training}", {"kept_on": YESTERDAY})], holds_on_none=True),
@@ -212,6 +216,11 @@ def _filled(value: Any, ids: dict[str, str]) -> Any:
 
 
 def _write(client: TestClient, oid: str, write: Write, ids: dict[str, str]) -> None:
+    if write.path.endswith("/*"):  # every record of the kind
+        listed = client.get(f"/v1/opportunities/{oid}/{write.path[:-2]}").json()["items"]
+        for record in listed:
+            _write(client, oid, Write(write.method, f"{write.path[:-2]}/{record['id']}", write.body), ids)
+        return
     path = f"/v1/opportunities/{oid}/{_filled(write.path, ids)}"
     answer = client.request(write.method, path, json=_filled(write.body, ids))
     assert answer.status_code in (200, 201), (write, answer.text)

@@ -2,7 +2,7 @@
 
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -71,11 +71,28 @@ def exercise_every_type(client: TestClient, admin: TestClient, ops: TestClient, 
     assert answer.status_code == 200, answer.text
     third = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
     assert move(client, third, "questioning").status_code == 409  # refused: kept, and announced
+    until = (date.today() + timedelta(days=30)).isoformat()
+    assert client.post(f"/v1/opportunities/{third}/snooze", json={"until": until, "reason": "Budget round"}).status_code == 200
+    assert client.delete(f"/v1/opportunities/{third}/snooze").status_code == 200
+    fourth = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
+    prepare(client, fourth, "follow_up")
+    for step in ("opening", "questioning", "solution_design", "presentation", "negotiation", "closing", "follow_up"):
+        assert move(client, fourth, step).status_code == 200, step
+    for task in client.get("/v1/tasks", params={"kind": "back_office", "completed": "false"}).json()["items"]:
+        assert client.post(f"/v1/tasks/{task['id']}/complete").status_code == 200
+    assert client.post(f"/v1/opportunities/{fourth}/follow-up-done", json={"note": "Delivered"}).status_code == 200
+    leaving = admin.post("/v1/opportunities", json={**WATER_DEAL, "owner": "rep.sam"}).json()
+    handed = manager.post("/v1/handovers", json={"user": "rep.sam", "successor": "rep.alex", "accounts": [
+        {"account_id": leaving["account"]["id"], "note": "Dana signs"}]})
+    assert handed.status_code == 200, handed.text
     version = publish_version(ops, default_spec())
     migrated = ops.post(f"/v1/processes/complex-sale/versions/{version}/migrate", json={"ids": [third]})
     assert migrated.json()["migrated"] == 1, migrated.text
     account = client.get(f"/v1/opportunities/{third}").json()["account"]["id"]
     assert client.patch(f"/v1/accounts/{account}", json={"size": "large"}).status_code == 200
+    complaint = client.post("/v1/complaints", json={"account_id": account, "summary": "Late delivery",
+                                                    "category": "delivery", "severity": "low"})
+    assert client.patch(f"/v1/complaints/{complaint.json()['id']}", json={"status": "investigating"}).status_code == 200
     assert ops.put("/v1/integrations/salesforce", json={"stages": {"Proposal": "presentation"}}).status_code == 201
     pushed = client.put("/v1/opportunities/external/salesforce/006P", json={**WATER_DEAL, "stage": "Proposal"})
     assert pushed.json()["stage_sync"]["reached"] is False, pushed.text  # held at a gate on the way

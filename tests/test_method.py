@@ -156,13 +156,16 @@ def test_winning_creates_the_follow_up_plan_once(client: TestClient, opportunity
     tasks = client.get(f"/v1/opportunities/{oid}/tasks").json()["items"]
     start = datetime.fromisoformat(accepted).date()
     assert sorted((t["kind"], date.fromisoformat(t["due_date"]) - start) for t in tasks) == [
+        ("back_office", timedelta(days=1)), ("back_office", timedelta(days=14)), ("back_office", timedelta(days=21)),
+        ("back_office", timedelta(days=21)), ("back_office", timedelta(days=30)),
         ("check_in", timedelta(days=7)), ("check_in", timedelta(days=30)), ("check_in", timedelta(days=90)),
         ("paperwork", timedelta(days=2)), ("sales_report", timedelta(days=5))]
-    assert {t["owner"] for t in tasks} == {"rep.alex"}
+    # The workspace has no team called Back office: its owner does that work too, until they hand it on.
+    assert {(t["owner"], t["team_id"]) for t in tasks} == {("rep.alex", None)}
 
     move(client, oid, "closing", "the purchase order was reissued")
     move(client, oid, "follow_up")
-    assert len(client.get(f"/v1/opportunities/{oid}/tasks").json()["items"]) == 5
+    assert len(client.get(f"/v1/opportunities/{oid}/tasks").json()["items"]) == 10
 
 
 def test_overdue_tasks_are_listed_completed_and_shown_in_guidance(client: TestClient, workplace: Workplace,
@@ -180,7 +183,9 @@ def test_overdue_tasks_are_listed_completed_and_shown_in_guidance(client: TestCl
     assert [t["owner"] for t in client.get("/v1/tasks", params={"owner": "ops.lee"}).json()["items"]] == ["ops.lee"]
     assert client.get("/v1/tasks", params={"due_before": "2098-01-01"}).json()["items"][0]["id"] == task["id"]
     advice = client.get(f"/v1/opportunities/{oid}/guidance").json()["recommendations"]
-    assert [r["details"]["tasks"][0]["id"] for r in advice if r["code"] == "guidance.tasks_overdue"] == [task["id"]]
+    assert [r["details"]["tasks"][0]["id"] for r in advice if r["code"] == "guidance.back_office_overdue"] == \
+        [task["id"]]
+    assert "guidance.tasks_overdue" not in {r["code"] for r in advice}  # each overdue task is named once
 
     done = client.patch(f"/v1/opportunities/{oid}/tasks/{task['id']}", json={"completed": True},
                         headers=workplace.as_user("rep.kim"))

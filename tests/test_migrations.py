@@ -124,6 +124,8 @@ SAMPLE = {  # a valid value for each constrained or meaningful column, by column
     "from_step": None, "from_phase": None, "from_status": None,  # the entry that created the deal
     "move_refusal.from_step": "planning", "move_refusal.to_step": "opening", "move_refusal.gate_step": "opening",
     "webhook_delivery.status": "pending",
+    "complaint.category": "delivery", "complaint.reported_severity": "medium", "complaint.severity": "high",
+    "complaint.verified_with": None, "complaint.verified_at": None, "complaint.repeat_of_id": None,  # not verified
     "presentation.held_at": datetime(2026, 1, 6, 9, tzinfo=UTC),  # the deal's latest contact: a day after the rest
 }
 
@@ -188,6 +190,9 @@ def test_data_written_at_every_revision_survives_the_upgrade_and_serves(backend:
                                 connection.execute(table.select()).first():
                             continue  # filled by a revision's own data step (the workspace from the deal,
                             # the default process for the workspace): it needs no other row
+                        if table.name == "complaint":  # about the account 0010 made from the deal
+                            refs["complaint.account_id"] = connection.execute(
+                                sa.select(tables.tables["account"].c.id)).scalar()
                         if table.name.endswith("_external_id"):  # names a row of the table it extends
                             target = tables.tables[table.name.removesuffix("_external_id")]
                             refs[f"{table.name}.target_id"] = connection.execute(
@@ -198,7 +203,7 @@ def test_data_written_at_every_revision_survives_the_upgrade_and_serves(backend:
                         written[table.name] = row
             command.upgrade(config, "head")
             # every table but those the revisions fill: workspace (0004, from the deals), process and its version (0006)
-            assert len(written) == 36
+            assert len(written) == 37
             # The deal's embedded account became an account row (0010) the deal links to.
             embedded = {name: written["opportunity"].pop(name) for name in ("account_name", "account_industry")}
             # Its last activity is its latest contact of any kind (0011), no longer only its meetings.

@@ -246,11 +246,11 @@ def test_check_ins_from_day_30_record_whether_each_problem_is_solved(client: Tes
 
 def test_a_promise_past_its_date_or_behind_a_later_back_office_task_warns_the_owner(client: TestClient) -> None:
     oid, _, _ = _won(client)
-    soon = (TODAY + timedelta(days=10)).isoformat()
+    soon = (TODAY + timedelta(days=60)).isoformat()  # after every back-office task of the default plan
     training = post(client, oid, "promises", {"what": "Train the night shift", "due_on": soon})
     assert "guidance.promise_at_risk" not in _advice(client, oid)
     install = post(client, oid, "tasks", {"title": "Install the sensors", "kind": "back_office",
-                                          "due_date": (TODAY + timedelta(days=20)).isoformat()})
+                                          "due_date": (TODAY + timedelta(days=70)).isoformat()})
     flag = _advice(client, oid)["guidance.promise_at_risk"]
     assert flag["details"] == {"promises": [{"what": "Train the night shift", "due_on": soon, "overdue": False,
                                              "tasks_due_after": [install["id"]]}]}

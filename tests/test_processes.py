@@ -133,6 +133,7 @@ def test_only_ops_and_admins_change_processes(client: TestClient, manager: TestC
 def test_saving_a_draft_reports_every_error_at_once_and_stores_nothing(app: FastAPI, ops: TestClient) -> None:
     spec = default_spec()
     spec["steps"].append({"name": "audit", "phase": "deploy"})
+    first = len(spec["gates"]["opening"])  # the pointers below count from the first requirement added
     spec["gates"]["opening"] += [
         {"code": "ops.syntax", "rule": "stakeholders.exists(s, s.role ==", "message": "m"},
         {"code": "ops.unknown_field", "rule": "problems.exists(p, p.price.amount > 0)", "message": "m"},
@@ -157,16 +158,19 @@ def test_saving_a_draft_reports_every_error_at_once_and_stores_nothing(app: Fast
     answer = ops.post(f"{PROCESSES}/complex-sale/versions", json=spec)
     assert answer.status_code == 422 and answer.headers["content-type"] == "application/problem+json"
     errors = {(e["pointer"], e["message"].split(":")[0]) for e in answer.json()["errors"]}
-    at = "/gates/opening/"
+
+    def at(added: int) -> str:
+        return f"/gates/opening/{first + added}"
+
     assert errors == {
-        (at + "3/rule", "rule"), (at + "4/rule", "rule"), (at + "5/when", "condition"), (at + "6/rule", "rule"),
-        (at + "7/code", "duplicate code 'discover.industry_known' in the gate into opening"), (at + "8", "a requirement has either a built-in "
+        (at(0) + "/rule", "rule"), (at(1) + "/rule", "rule"), (at(2) + "/when", "condition"), (at(3) + "/rule", "rule"),
+        (at(4) + "/code", "duplicate code 'discover.industry_known' in the gate into opening"), (at(5), "a requirement has either a built-in "
                                                                       "'kind' or a CEL 'rule', not both or neither"),
-        (at + "12/params", "params belong to a built-in kind; a CEL rule takes none"),
+        (at(9) + "/params", "params belong to a built-in kind; a CEL rule takes none"),
         ("/steps/1/checklist/4", "a checklist item has a built-in 'kind' or a CEL 'rule', not both"),
-        (at + "9/params/min", "stakeholder_role"),
-        (at + "9/params/roles/0", "stakeholder_role"), (at + "10/kind", "unknown requirement kind 'crystal_ball'"),
-        (at + "11/fix", "a fix may hold {opportunity_id} and {account_id}, and no other braces"),
+        (at(6) + "/params/min", "stakeholder_role"),
+        (at(6) + "/params/roles/0", "stakeholder_role"), (at(7) + "/kind", "unknown requirement kind 'crystal_ball'"),
+        (at(8) + "/fix", "a fix may hold {opportunity_id} and {account_id}, and no other braces"),
         ("/gates/negotiation/1/rule", "ops.never is never met and cannot be overridden, so no deal can reach "
                                       "negotiation, closing, follow_up, audit"),
         ("/gates/negotiation/2/code", "duplicate code 'discover.stakeholder_identified'"),
@@ -174,11 +178,11 @@ def test_saving_a_draft_reports_every_error_at_once_and_stores_nothing(app: Fast
         ("/gates/planning", "'planning' is where every deal starts; the first step has no gate"),
     }
     by_pointer = {e["pointer"]: e for e in answer.json()["errors"]}
-    assert (by_pointer[at + "3/rule"]["line"], by_pointer[at + "3/rule"]["column"]) == (1, 33)
-    assert "p.price: no such field" in by_pointer[at + "4/rule"]["message"]
-    assert by_pointer[at + "4/rule"]["column"] == 21
-    assert "must be true or false, not int" in by_pointer[at + "5/when"]["message"]
-    assert "compares an integer with a decimal number" in by_pointer[at + "6/rule"]["message"]
+    assert (by_pointer[at(0) + "/rule"]["line"], by_pointer[at(0) + "/rule"]["column"]) == (1, 33)
+    assert "p.price: no such field" in by_pointer[at(1) + "/rule"]["message"]
+    assert by_pointer[at(1) + "/rule"]["column"] == 21
+    assert "must be true or false, not int" in by_pointer[at(2) + "/when"]["message"]
+    assert "compares an integer with a decimal number" in by_pointer[at(3) + "/rule"]["message"]
     assert count_rows(app) == before
 
 

@@ -35,17 +35,31 @@ def test_the_walkthrough_drives_a_deal_from_planning_to_won(server: tuple[str, s
     assert "127.0.0.1:8000" not in script.replace("${BASE:-http://127.0.0.1:8000}", "")  # one place names it
     run = _bash(script, base, key)
     assert run.returncode == 0, run.stderr
-    # The two refusals the text promises, printed as the reader sees them.
-    assert run.stdout.count('"type": "https://dealgate.dev/problems/gate-blocked"') == 2
-    assert run.stderr.count("HTTP 409") == 2 and "HTTP 5" not in run.stderr
+    # The three refusals the text promises (two gates, then the follow-up with back-office work open).
+    assert run.stdout.count('"type": "https://dealgate.dev/problems/gate-blocked"') == 3
+    assert run.stderr.count("HTTP 409") == 3 and "HTTP 5" not in run.stderr
 
-    [deal] = httpx2.get(f"{base}/v1/opportunities", headers=auth).json()["items"]
+    [deal, waiting] = httpx2.get(f"{base}/v1/opportunities", headers=auth).json()["items"]
     assert (deal["step"], deal["status"], deal["owner"]) == ("follow_up", "won", "admin")
+    assert deal["follow_up_done_at"] is not None
     history = httpx2.get(f"{base}/v1/opportunities/{deal['id']}/history", headers=auth).json()["items"]
     assert [h["to_step"] for h in history if h["kind"] == "forward"] == [
         "opening", "questioning", "solution_design", "presentation", "negotiation", "closing", "follow_up"]
-    tasks = httpx2.get(f"{base}/v1/tasks", params={"owner": "admin"}, headers=auth).json()["items"]
-    assert len(tasks) == 5 and not [t for t in tasks if t["due_date"] < date.today().isoformat()]  # none overdue
+    assert history[-1]["kind"] == "follow_up_done"
+    tasks = httpx2.get(f"{base}/v1/tasks", params={"owner": "admin", "completed": "false"}, headers=auth).json()
+    assert sorted(t["kind"] for t in tasks["items"]) == ["check_in"] * 3 + ["introduction", "paperwork", "sales_report"]
+    assert not [t for t in tasks["items"] if t["due_date"] < date.today().isoformat()]  # none overdue
+
+    # After the win: a repeat complaint, a deal that waits, handed over from a rep who then left.
+    complaints = httpx2.get(f"{base}/v1/complaints", headers=auth).json()["items"]
+    assert sorted((c["status"], c["severity"], c["repeat_of_id"] is not None) for c in complaints) == [
+        ("open", "high", True), ("verified", "medium", False)]
+    assert (waiting["owner"], waiting["status"], waiting["step"]) == ("admin", "open", "planning")
+    assert waiting["snooze"]["reason"] == "Their budget round opens in February"
+    entries = httpx2.get(f"{base}/v1/opportunities/{waiting['id']}/history", headers=auth).json()["items"]
+    assert [e["kind"] for e in entries] == ["create", "handover"]
+    users = httpx2.get(f"{base}/v1/admin/users", headers=auth).json()["items"]
+    assert [u["deactivated_at"] is not None for u in users if u["handle"] == "rep.sam"] == [True]
 
 
 def test_a_wrong_key_stops_the_walkthrough_at_the_first_call_with_its_401(server: tuple[str, str]) -> None:
@@ -82,13 +96,15 @@ def test_the_sales_ops_example_adds_a_rule_tries_it_publishes_and_migrates(serve
     answers = [json.loads(chunk) for chunk in re.findall(r"^\{\n.*?^\}$", run.stdout, re.S | re.M)]
     [dry_run] = [a for a in answers if "requirements" in a]
     [impact] = dry_run["requirements"]
+    # Both of the walkthrough's deals are judged (the won one, and the one that waits at planning); only the won
+    # one is newly blocked.
     assert (impact["code"], impact["newly_blocked"]["ids"], dry_run["evaluated"]) == (
-        "ops.two_deciders_on_big_deals", [deal], 1)
+        "ops.two_deciders_on_big_deals", [deal], 2)
     assert dry_run["next_gate"]["newly_blocked"]["ids"] == [deal]
     [published] = [a for a in answers if a.get("status") == "published"]
     assert published["href"] == "/v1/processes/complex-sale/versions/2" and "spec" not in published
     [migrated] = [a for a in answers if "migrated" in a]
-    assert migrated["migrated"] == 1
+    assert migrated["migrated"] == 2
     refused = answers[-1]
     assert [u["code"] for u in refused["unmet"]] == ["ops.two_deciders_on_big_deals"]
 

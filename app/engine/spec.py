@@ -64,11 +64,14 @@ class StepSpec(Input):
 
 
 class FollowUpTaskSpec(Input):
-    """A task the won deal creates for its owner, due some days after the acceptance."""
+    """A task the won deal creates, due some days after the acceptance: for its owner, or for a team."""
 
     kind: TaskKind
     due_days: int = Field(ge=0, le=3650)
     title: Name
+    team: Name | None = Field(None, description=(
+        "The name of the workspace's team that does it; the deal's owner does it when the workspace has no team of "
+        "that name (and stays accountable either way)."))
 
 
 class SettingsSpec(Input):

@@ -1,7 +1,7 @@
 """API shapes of webhook endpoints, deliveries, the event feed, and every event's payload."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -237,6 +237,12 @@ class AccountData(EventData):
     account: dict[str, Any] = Field(description="The account as GET /v1/accounts/{id} shows it.")
 
 
+class ComplaintData(EventData):
+    """A complaint recorded or changed, as the API shows it after the change."""
+
+    complaint: dict[str, Any] = Field(description="The complaint as GET /v1/complaints/{id} shows it.")
+
+
 class HeldData(DealEventData):
     """Another system asked for a step the deal's records do not allow yet: where it stands and what is missing."""
 
@@ -256,6 +262,27 @@ class RefusedData(DealEventData):
     codes: list[str] = Field(description="The blocking requirements that refused it.")
 
 
+class SnoozeData(DealEventData):
+    """A deal set to wait: its pace prompts are silent until the day named."""
+
+    until: date
+    reason: str
+
+
+class HandoverData(DealEventData):
+    """A deal handed from a user who leaves to their successor, as the API shows it after."""
+
+    from_: str = Field(alias="from", description="The handle of the user who left it.")
+    to: str = Field(description="The successor's handle.")
+    opportunity: dict[str, Any] = Field(description="The opportunity as GET /v1/opportunities/{id} shows it.")
+
+
+class FollowUpDoneData(DealEventData):
+    """A won deal's after-sale follow-up marked done."""
+
+    note: str | None
+
+
 class PingData(EventData):
     """A test message an administrator asked for."""
 
@@ -270,8 +297,10 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     "task.created": TaskData, "task.completed": TaskData,
     "process.version_published": ProcessData, "deals.migrated": MigratedData,
     "opportunity.migrated": CarriedData, "opportunity.held_at_gate": HeldData,
-    "opportunity.move_refused": RefusedData,
+    "opportunity.move_refused": RefusedData, "opportunity.snoozed": SnoozeData, "opportunity.woken": DealEventData,
+    "opportunity.handed_over": HandoverData, "opportunity.follow_up_done": FollowUpDoneData,
     "account.created": AccountData, "account.updated": AccountData,
+    "complaint.created": ComplaintData, "complaint.updated": ComplaintData,
     "webhook_endpoint.disabled": EndpointData, "webhook_endpoint.test": PingData,
 }
 assert set(PAYLOADS) == set(EVENT_TYPES), "every event type has its payload"

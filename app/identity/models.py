@@ -47,6 +47,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     team_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A user who left: their keys no longer work, and nothing can be given to them.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         ForeignKeyConstraint(["workspace_id"], ["workspace.id"], ondelete="CASCADE"),

@@ -77,9 +77,10 @@ OWNER_ROLES = ("rep", "manager", "admin")  # who can own a deal
 
 def may_assign(session: Session, caller: Caller, owner: str) -> bool:
     """Whether the caller may make that handle an opportunity's owner."""
-    role = session.scalar(select(User.role).where(User.workspace_id == caller.workspace_id, User.handle == owner))
+    role = session.scalar(select(User.role).where(User.workspace_id == caller.workspace_id, User.handle == owner,
+                                                  User.deactivated_at.is_(None)))
     if role not in OWNER_ROLES:
-        raise InvalidInput(f"The owner must be a rep, manager or admin of this workspace; {owner!r} is not.",
+        raise InvalidInput(f"The owner must be an active rep, manager or admin of this workspace; {owner!r} is not.",
                            errors=[{"pointer": "/owner", "in": "body", "message": "not a seller of this workspace"}])
     return caller.role in ("admin", "integration") or _own_or_team(session, caller, owner)
 

@@ -42,6 +42,7 @@ class UserRead(Output):
     role: Role
     team_id: uuid.UUID | None
     created_at: datetime
+    deactivated_at: datetime | None = Field(description="When the user left: their keys no longer work.")
 
 
 class KeyRead(Output):

@@ -139,6 +139,9 @@ def get_user(session: Session, caller: Caller, user_id: uuid.UUID) -> User:
 def new_key_for(session: Session, caller: Caller, user_id: uuid.UUID) -> tuple[ApiKey, str]:
     """A new key for a user of the workspace; returns the stored key and the full key."""
     user = get_user(session, caller, user_id)
+    if user.deactivated_at is not None:
+        raise Conflict(f"{user.handle} was deactivated on {user.deactivated_at.isoformat()}: a user who left gets no "
+                       "key.")
     stored, key = issue_key(session, user)
     audit(session, caller, "key.issue", f"key {stored.id} {stored.prefix} of {user.handle}")
     return stored, key

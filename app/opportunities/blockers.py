@@ -1,10 +1,11 @@
 """What holds each open deal at its next gate, kept on the deal whenever a transaction that changed it commits.
 
 Every change to a deal goes through app.opportunities.changes, which notes the deal as changed in its
-transaction (a change to an account notes the account); before that transaction commits, the gate into the
-next step of each changed deal, and of each open deal of a changed account, is judged on what the deal holds
-then, and its blocking requirement codes are stored on it, so "what holds open deals now" is a query over one
-column. A rule that reads `now` is judged as of the deal's last change.
+transaction (a change to an account notes the account, a complaint recorded or changed notes the complaint);
+before that transaction commits, the gate into the next step of each changed deal, and of each open deal of an
+account changed or complained of, is judged on what the deal holds then, and its blocking requirement codes are
+stored on it, so "what holds open deals now" is a query over one column. A rule that reads `now` is judged as of
+the deal's last change.
 """
 
 from contextlib import nullcontext
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import Account
+from app.complaints.models import Complaint
 from app.db import Database, changed_rows, utcnow
 from app.engine.gates import evaluate_gate
 from app.identity.models import Workspace
@@ -45,13 +47,14 @@ def _keep_blocking(session: Session) -> None:
 
 
 def _to_judge(session: Session) -> list[Opportunity]:
-    """The deals the transaction changed, and the open deals of the accounts it changed (gates read the
-    account's industry and size)."""
+    """The deals the transaction changed, and the open deals of the accounts it changed or recorded or changed a
+    complaint of (gates read the account's industry and size, and its complaints not yet verified)."""
     deals = {id(deal): deal for deal in changed_rows(session, Opportunity)
              if not (inspect(deal).deleted or inspect(deal).was_deleted)}
-    accounts = changed_rows(session, Account)
-    for workspace_id in {account.workspace_id for account in accounts}:
-        ids = [account.id for account in accounts if account.workspace_id == workspace_id]
+    accounts = {(account.workspace_id, account.id) for account in changed_rows(session, Account)} | {
+        (complaint.workspace_id, complaint.account_id) for complaint in changed_rows(session, Complaint)}
+    for workspace_id in {workspace_id for workspace_id, _ in accounts}:
+        ids = [account_id for workspace, account_id in accounts if workspace == workspace_id]
         for deal in session.scalars(select(Opportunity).where(
                 Opportunity.workspace_id == workspace_id, Opportunity.account_id.in_(ids),
                 Opportunity.status == "open")):

@@ -121,6 +121,18 @@ def move_deal(session: Session, opportunity: Opportunity, *, kind: str, to_step:
     announce(session, opportunity, actor, at, events)
 
 
+def note_deal(session: Session, opportunity: Opportunity, *, kind: str, actor: str, at: datetime, reason: str,
+              events: Events = ()) -> None:
+    """A change to the deal that its history records without a move (it stays where it stands): its version rises,
+    its history entry of that kind is appended, and its events are sent."""
+    change_deal(session, opportunity, actor, at, events)
+    session.flush()
+    session.add(HistoryEntry(**_history(
+        opportunity, seq=opportunity.version, kind=kind, from_step=opportunity.step, from_phase=opportunity.phase,
+        from_status=opportunity.status, to_step=opportunity.step, to_phase=opportunity.phase,
+        to_status=opportunity.status, actor=actor, at=at, reason=reason)))
+
+
 def carry_deal(session: Session, opportunity: Opportunity, *, to_version: int, to_phase: str, actor: str,
                at: datetime, gate: dict[str, Any], reason: str) -> None:
     """Carry the deal to another version of its process, where it stands, with the history entry that says so."""

@@ -38,11 +38,12 @@ _LOCK = (select(Opportunity)
          .with_for_update(of=Opportunity))
 
 
-def lock_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID) -> Opportunity:
-    """The opportunity if the caller may write it, its row locked until commit: writes to one
-    deal run one at a time."""
+def lock_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID,
+                     checked: bool = True) -> Opportunity:
+    """The opportunity if the caller may write it (unless `checked` is false: the caller's right to this write
+    was established otherwise), its row locked until commit: writes to one deal run one at a time."""
     opportunity = session.scalars(_LOCK, {"workspace_id": caller.workspace_id,
                                           "id": opportunity_id}).unique().one_or_none()
     if opportunity is None:
         raise _not_found(opportunity_id)
-    return _check(session, caller, opportunity, "write")
+    return _check(session, caller, opportunity, "write") if checked else opportunity

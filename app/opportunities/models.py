@@ -13,6 +13,9 @@ from app.db import Base, Tracked, UTCDateTime, utcnow
 from app.external_ids import ExternalIdRow, HasExternalIds
 
 STATUSES = ("open", "won", "lost", "disqualified")
+MOVES = ("create", "forward", "back", "lost", "disqualified", "reopen", "migrate")  # history entries of a move
+NOTES = ("handover", "follow_up_done")  # history entries that record an event of the deal, not a move
+HISTORY_KINDS = MOVES + NOTES
 
 
 class OpportunityExternalId(ExternalIdRow, Base):
@@ -50,6 +53,12 @@ class Opportunity(HasExternalIds, Tracked, Base):
     outcome_reason_code: Mapped[str | None] = mapped_column(String(50))
     outcome_reason: Mapped[str | None] = mapped_column(Text)
     lost_to_id: Mapped[uuid.UUID | None] = mapped_column()
+    # Pace prompts (stale, inactivity, open objections) are silent until this day, for this reason.
+    snoozed_until: Mapped[date | None] = mapped_column()
+    snooze_reason: Mapped[str | None] = mapped_column(Text)
+    # When the owner marked the after-sale follow-up of a won deal done, and who did.
+    follow_up_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    follow_up_done_by: Mapped[str | None] = mapped_column(String(200))
     # Each record kind in the shape gates read it, kept current by every record write.
     records_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
     # The blocking requirements of the gate into the next step, as of the deal's last change (null when closed).
@@ -61,6 +70,7 @@ class Opportunity(HasExternalIds, Tracked, Base):
         CheckConstraint("status IN ('open', 'won', 'lost', 'disqualified')", name="status"),
         CheckConstraint("(value_amount IS NULL) = (value_currency IS NULL)", name="value_complete"),
         CheckConstraint("value_amount >= 0", name="value_not_negative"),
+        CheckConstraint("(snoozed_until IS NULL) = (snooze_reason IS NULL)", name="snooze_complete"),
         Index(None, "workspace_id", "step", "id"),
         Index(None, "workspace_id", "status", "id"),
         Index(None, "workspace_id", "owner", "id"),
@@ -77,6 +87,13 @@ class Opportunity(HasExternalIds, Tracked, Base):
     def process(self) -> dict[str, Any]:
         """The process and version the opportunity runs under."""
         return {"key": self.process_key, "version": self.process_version}
+
+    @property
+    def snooze(self) -> dict[str, Any] | None:
+        """Until when and why the deal's pace prompts are silent, while they are."""
+        if self.snoozed_until is None or self.snoozed_until <= utcnow().date():
+            return None
+        return {"until": self.snoozed_until, "reason": self.snooze_reason}
 
     @property
     def value(self) -> dict[str, Any] | None:

@@ -16,8 +16,8 @@ from app.negotiation import AcceptHeader, answer, forms, negotiate
 from app.opportunities import service
 from app.opportunities.models import Opportunity
 from app.opportunities.schemas import (ChecklistEntryRead, FindingRead, GateRead, GuidanceRead,
-                                       HistoryRead, OpportunityCreate, OpportunityPage, OpportunityRead,
-                                       OpportunityUpdate, Status, TransitionRequest)
+                                       FollowUpDone, HistoryRead, OpportunityCreate, OpportunityPage, OpportunityRead,
+                                       OpportunityUpdate, SnoozeRequest, Status, TransitionRequest)
 from app.paging import MAX_PAGE, Cursor, Limit
 from app.processes.diagram import FORMS, offered
 from app.schemas import Moment, Page
@@ -87,6 +87,33 @@ def move_opportunity(opportunity_id: uuid.UUID, body: TransitionRequest, session
     return _read(opportunity)
 
 
+@router.post("/{opportunity_id}/snooze", response_model=OpportunityRead, openapi_extra=policy(SELLERS, "write"),
+             responses=problem_responses(400, 404, 409, 412, 415, 422))
+def snooze_opportunity(opportunity_id: uuid.UUID, body: SnoozeRequest, session: SessionDep, caller: CallerDep,
+                       if_match: IfMatch = None) -> Response:
+    """Let an open deal wait for a good reason: the stale and inactivity prompts are silent until the day named,
+    when it wakes by itself; its status and step do not change."""
+    return _read(service.snooze_opportunity(session, caller, opportunity_id, until=body.until, reason=body.reason,
+                                            if_match=if_match))
+
+
+@router.delete("/{opportunity_id}/snooze", response_model=OpportunityRead, openapi_extra=policy(SELLERS, "write"),
+               responses=problem_responses(404, 412, 422))
+def wake_opportunity(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerDep,
+                     if_match: IfMatch = None) -> Response:
+    """Wake a snoozed deal before its day."""
+    return _read(service.wake_opportunity(session, caller, opportunity_id, if_match))
+
+
+@router.post("/{opportunity_id}/follow-up-done", response_model=OpportunityRead,
+             openapi_extra=policy(SELLERS, "write"), responses=problem_responses(400, 404, 409, 412, 415, 422))
+def mark_follow_up_done(opportunity_id: uuid.UUID, body: FollowUpDone, session: SessionDep, caller: CallerDep,
+                        if_match: IfMatch = None) -> Response:
+    """Mark a won deal's after-sale follow-up done: refused (409, deploy.back_office_done) while a back-office task
+    of it is open; its history records it."""
+    return _read(service.mark_follow_up_done(session, caller, opportunity_id, note=body.note, if_match=if_match))
+
+
 @router.get("/{opportunity_id}/gates/{step}", openapi_extra=policy(EVERYONE, "read"), responses=problem_responses(404, 422))
 def evaluate_gate(opportunity_id: uuid.UUID, step: Annotated[str, Path(max_length=50, pattern=STEP_NAME)],
                   session: SessionDep, caller: CallerDep) -> GateRead:
@@ -105,7 +132,8 @@ def get_guidance(opportunity_id: uuid.UUID, session: SessionDep, caller: CallerD
         checklist=[ChecklistEntryRead(text=c.text, done=c.done) for c in guidance.checklist],
         next_step=guidance.next_step,
         next_gate=GateRead.model_validate(guidance.next_gate.as_dict()) if guidance.next_gate else None,
-        recommendations=[FindingRead.model_validate(asdict(f)) for f in guidance.recommendations])
+        recommendations=[FindingRead.model_validate(asdict(f)) for f in guidance.recommendations],
+        snooze=opportunity.snooze)
 
 
 @router.get("/{opportunity_id}/diagram", response_class=Response, openapi_extra=policy(EVERYONE, "read"),

@@ -8,9 +8,11 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from app.engine.spec import Advice, Severity, StepName
+from app.opportunities.models import HISTORY_KINDS
 from app.schemas import Day, Input, Money, MoneyRead, Name, Output, Page, Patch, Reason, Slug, drop_null
 
 Status = Literal["open", "won", "lost", "disqualified"]
+HistoryKind = Literal[HISTORY_KINDS]  # type: ignore[valid-type]
 DisqualifyCode = Literal["no_urgency", "no_resources", "no_decision_maker_access", "not_a_fit", "other"]
 
 
@@ -80,6 +82,13 @@ class ProcessRef(Output):
     version: int
 
 
+class SnoozeRead(Output):
+    """Why a deal waits, and until when."""
+
+    until: Day = Field(description="The first day the pace prompts speak again.")
+    reason: str
+
+
 class OpportunityRead(Output):
     """A stored opportunity and where it stands."""
 
@@ -98,6 +107,11 @@ class OpportunityRead(Output):
     outcome_reason_code: str | None = Field(description="Why it was disqualified (or lost).")
     outcome_reason: str | None = Field(description="The reason given when it was lost or disqualified.")
     lost_to_id: uuid.UUID | None = Field(description="The competitor a lost deal went to, if named.")
+    snooze: SnoozeRead | None = Field(description=(
+        "While snoozed, the pace prompts (no recent contact, an objection open a while) are silent until the day "
+        "named; the deal wakes by itself on that day."))
+    follow_up_done_at: datetime | None = Field(description="When the after-sale follow-up of a won deal was marked "
+                                                           "done.")
     process: ProcessRef
     external_ids: dict[str, str] = Field(description="What other systems call the deal, by system.")
     version: int
@@ -125,6 +139,20 @@ class TransitionRequest(Input):
         "is created for the owner."))
     win_back_on: Day | None = Field(None, description=(
         "With lost_to_id: when the win-back task falls due (default: the process's win_back_after_days)."))
+
+
+class SnoozeRequest(Input):
+    """Silence a deal's pace prompts until a day, for a good reason."""
+
+    until: Day = Field(description="The first day the prompts speak again: after today, at most 365 days ahead.")
+    reason: Reason = Field(min_length=1, description="Why the deal waits, such as the customer's budget round in "
+                                                    "March.")
+
+
+class FollowUpDone(Input):
+    """The after-sale follow-up of a won deal is done."""
+
+    note: Reason | None = Field(None, description="What the follow-up came to, for the history.")
 
 
 class FindingRead(Output):
@@ -155,7 +183,7 @@ class HistoryRead(Output):
 
     id: uuid.UUID
     seq: int = Field(description="The opportunity's version after the change.")
-    kind: Literal["create", "forward", "back", "lost", "disqualified", "reopen", "migrate"]
+    kind: HistoryKind
     from_step: str | None
     from_phase: str | None
     from_status: Status | None
@@ -191,3 +219,4 @@ class GuidanceRead(Output):
     next_step: str | None
     next_gate: GateRead | None = Field(description="The gate into the next step, evaluated now.")
     recommendations: list[FindingRead]
+    snooze: SnoozeRead | None = Field(description="While the deal waits: the pace prompts are silent until then.")

@@ -2,7 +2,8 @@
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from dataclasses import asdict
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -17,15 +18,16 @@ from app.accounts.service import account_named, get_account
 from app.caller import Caller
 from app.db import afterwards, new_row, utcnow
 from app.engine.checks import today
-from app.engine.definition import OUTCOMES, ProcessDefinition
-from app.engine.gates import Facts, GateResult, evaluate_gate
+from app.engine.definition import OUTCOMES, ProcessDefinition, Requirement
+from app.engine.gates import Facts, GateResult, evaluate_gate, find_unmet
 from app.engine.guidance import Guidance, guide
 from app.engine.machine import MoveResult, machine_for
 from app.errors import Conflict, Forbidden, GateBlocked, InvalidInput, NotFound
 from app.etags import check_if_match
 from app.identity.policy import may_assign, visible_owners
 from app.metrics import MOVES, OVERRIDES, REFUSALS, on_commit
-from app.opportunities.changes import Refusal, announce, change_deal, move_deal, open_deals, refuse_move, shown
+from app.opportunities.changes import (Refusal, announce, change_deal, move_deal, note_deal, open_deals, refuse_move,
+                                       shown)
 from app.opportunities.document import facts_of
 from app.opportunities.lookup import get_opportunity, lock_opportunity
 from app.opportunities.models import HistoryEntry, Opportunity, OpportunityExternalId
@@ -37,7 +39,15 @@ from app.processes.diagram import SVG, Standing, draw
 from app.processes.service import DRAWN, get_definition, latest_definition, published_definitions
 
 __all__ = ["get_opportunity", "create_opportunity", "new_opportunity", "update_opportunity", "list_opportunities",
-           "move_opportunity", "apply_move", "evaluate_step_gate", "get_guidance", "draw_opportunity", "list_history"]
+           "move_opportunity", "apply_move", "evaluate_step_gate", "get_guidance", "draw_opportunity", "list_history",
+           "snooze_opportunity", "wake_opportunity", "mark_follow_up_done"]
+MAX_SNOOZE_DAYS = 365  # the furthest day a deal can be snoozed to, from today
+# What must be done before the follow-up of a won deal is marked done: the work others do for it.
+BACK_OFFICE_DONE = Requirement(code="deploy.back_office_done", kind="tasks_done",
+                               params={"kinds": ["back_office"]}, overridable=False,
+                               message="Every back-office task of the deal is done before its follow-up is: the "
+                                       "customer judges you by what happens after the order.",
+                               fix="/v1/tasks?accountable=me&kind=back_office&completed=false")
 
 
 def account_of(session: Session, caller: Caller, data: OpportunityCreate) -> Account:
@@ -269,6 +279,66 @@ def draw_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID
                   for name, gate in gates.items())  # what the drawing shows of the gates
     return DRAWN.get_or_make((caller.workspace_id, definition.key, definition.version, opportunity.step,
                               opportunity.status, drawn), lambda: draw(definition, form, standing))
+
+
+def snooze_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID, *, until: date, reason: str,
+                       if_match: str | None) -> Opportunity:
+    """Silence the deal's pace prompts until a day, for a reason; its status and step stay as they are."""
+    opportunity = lock_opportunity(session, caller, opportunity_id)
+    check_if_match(opportunity, if_match, required=caller.require_if_match)
+    day = utcnow().date()
+    if opportunity.status != "open":
+        raise Conflict(f"Opportunity {opportunity_id} is {opportunity.status}: only an open deal waits.")
+    if not reason.strip():
+        raise InvalidInput("reason: say why the deal waits.",
+                           errors=[{"pointer": "/reason", "in": "body", "message": "empty reason"}])
+    if not day < until <= day + timedelta(days=MAX_SNOOZE_DAYS):
+        raise InvalidInput(f"until: a day after today and at most {MAX_SNOOZE_DAYS} days ahead.",
+                           errors=[{"pointer": "/until", "in": "body",
+                                    "message": f"after {day.isoformat()} and at most {MAX_SNOOZE_DAYS} days ahead"}])
+    opportunity.snoozed_until, opportunity.snooze_reason = until, reason.strip()
+    now = utcnow()
+    change_deal(session, opportunity, caller.actor, now)
+    announce(session, opportunity, caller.actor, now, [("opportunity.snoozed", {
+        "until": until.isoformat(), "reason": opportunity.snooze_reason})])
+    return opportunity
+
+
+def wake_opportunity(session: Session, caller: Caller, opportunity_id: uuid.UUID,
+                     if_match: str | None) -> Opportunity:
+    """End a snooze before its day; a deal that is not snoozed stays as it is."""
+    opportunity = lock_opportunity(session, caller, opportunity_id)
+    check_if_match(opportunity, if_match, required=caller.require_if_match)
+    if opportunity.snoozed_until is not None:
+        opportunity.snoozed_until = opportunity.snooze_reason = None
+        now = utcnow()
+        change_deal(session, opportunity, caller.actor, now)
+        announce(session, opportunity, caller.actor, now, [("opportunity.woken", {})])
+    return opportunity
+
+
+def mark_follow_up_done(session: Session, caller: Caller, opportunity_id: uuid.UUID, *, note: str | None,
+                        if_match: str | None) -> Opportunity:
+    """Mark a won deal's after-sale follow-up done, once every back-office task of it is done; its history says
+    so."""
+    opportunity = lock_opportunity(session, caller, opportunity_id)
+    check_if_match(opportunity, if_match, required=caller.require_if_match)
+    if opportunity.status != "won":
+        raise Conflict(f"Opportunity {opportunity_id} is {opportunity.status}: only a won deal has a follow-up to "
+                       "mark done.")
+    if opportunity.follow_up_done_at is not None:
+        raise Conflict(f"The follow-up of opportunity {opportunity_id} was marked done on "
+                       f"{opportunity.follow_up_done_at.isoformat()} by {opportunity.follow_up_done_by}.")
+    now = utcnow()
+    unmet, _, _ = find_unmet((BACK_OFFICE_DONE,), facts_of(session, opportunity, now, None), opportunity.step)
+    if unmet:
+        raise GateBlocked(f"The follow-up is not done while back-office work is open: {unmet[0].details['count']} "
+                          "task(s).", step=opportunity.step, passed=False, unmet=[asdict(f) for f in unmet])
+    opportunity.follow_up_done_at, opportunity.follow_up_done_by = now, caller.actor
+    note_deal(session, opportunity, kind="follow_up_done", actor=caller.actor, at=now,
+              reason=(note or "").strip() or "The follow-up is done.",
+              events=[("opportunity.follow_up_done", {"note": note})])
+    return opportunity
 
 
 def list_history(session: Session, caller: Caller, opportunity_id: uuid.UUID, *, limit: int,

@@ -63,7 +63,7 @@ _KINDS = (
     RecordKind("promises", "promise", Promise, deploy.PromiseCreate, deploy.PromiseUpdate, deploy.PromiseRead,
                closed=("won",)),
     RecordKind("tasks", "task", Task, deploy.TaskCreate, deploy.TaskUpdate, deploy.TaskRead, people=("owner",),
-               closed=("won", "lost")),
+               teams=("team_id",), closed=("won", "lost")),
     RecordKind("value_reviews", "value_review", ValueReview, deploy.ValueReviewCreate, deploy.ValueReviewUpdate,
                deploy.ValueReviewRead, references={"problem_id": Problem, "task_id": Task}, closed=("won",)),
 )

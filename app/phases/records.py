@@ -18,7 +18,7 @@ from app.caller import Caller
 from app.db import Tracked, new_row, utcnow
 from app.errors import Conflict, DealClosed, InvalidInput, LimitExceeded, NotFound, PreconditionFailed
 from app.etags import check_if_match
-from app.identity.models import User
+from app.identity.models import Team, User
 from app.opportunities.changes import announce, change_deal
 from app.opportunities.lookup import get_opportunity, lock_opportunity
 from app.paging import page
@@ -98,7 +98,8 @@ class RecordKind:
     update: type[Patch]
     read: type[RecordRead]
     references: Mapping[str, type[OpportunityRecord]] = field(default_factory=dict)
-    people: tuple[str, ...] = ()  # fields naming a user of the workspace by handle
+    people: tuple[str, ...] = ()  # fields naming an active user of the workspace by handle
+    teams: tuple[str, ...] = ()  # fields naming a team of the workspace by id
     closed: tuple[str, ...] = ()  # statuses of a closed deal in which these are still written (follow-up, win-back)
     contact: str | None = None  # the field saying when a record of this kind was contact with the customer
     # The kinds whose records name records of this one, and in which field (filled in by the catalog).
@@ -181,10 +182,17 @@ def _check_references(session: Session, caller: Caller, kind: RecordKind, opport
                                       "under this opportunity"})
     for name in kind.people:
         handles = _named(values, name)
-        known = set(session.scalars(select(User.handle).where(User.workspace_id == caller.workspace_id,
-                                                              User.handle.in_(handles)))) if handles else set()
-        errors += [{"pointer": f"/{name}", "in": "body", "message": f"no user {handle!r} in this workspace"}
+        known = set(session.scalars(select(User.handle).where(
+            User.workspace_id == caller.workspace_id, User.handle.in_(handles),
+            User.deactivated_at.is_(None)))) if handles else set()
+        errors += [{"pointer": f"/{name}", "in": "body", "message": f"no active user {handle!r} in this workspace"}
                    for handle in sorted(handles - known)]
+    for name in kind.teams:
+        ids = _named(values, name)
+        known = set(session.scalars(select(Team.id).where(Team.workspace_id == caller.workspace_id,
+                                                          Team.id.in_(ids)))) if ids else set()
+        errors += [{"pointer": f"/{name}", "in": "body", "message": f"no team {team} in this workspace"}
+                   for team in sorted(ids - known, key=str)]
     if errors:
         raise InvalidInput("; ".join(f"{e['pointer']}: {e['message']}" for e in errors), errors=errors)
 
@@ -401,6 +409,15 @@ def _events(kind: RecordKind, what: str, record: dict[str, Any],
                                        and record["completed_at"] and not before["completed_at"]):
         events.append(("task.created" if what == "created" else "task.completed", {"task": record}))
     return events
+
+
+def update_locked(session: Session, caller: Caller, kind: RecordKind, opportunity: Any, record: OpportunityRecord,
+                  changes: dict[str, Any], if_match: str | None = None, closed_too: bool = False) -> OpportunityRecord:
+    """Change a record of a deal the caller has locked, through the one path of every record change (on a closed
+    deal too with `closed_too`: a handover moves every open task)."""
+    if not closed_too:
+        _check_open(kind, opportunity)
+    return _update(session, caller, kind, opportunity, record, changes, if_match)
 
 
 def _update(session: Session, caller: Caller, kind: RecordKind, opportunity: Any, record: OpportunityRecord,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Select, and_, case, cast, func, literal, select, true
+from sqlalchemy import BigInteger, ColumnElement, Select, and_, case, cast, func, literal, or_, select, true
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 
@@ -23,7 +23,7 @@ from app.engine.definition import ProcessDefinition
 from app.errors import InvalidInput, Unavailable
 from app.identity.models import Team, User
 from app.identity.policy import visible_owners
-from app.opportunities.models import STATUSES, HistoryEntry, MoveRefusal, Opportunity
+from app.opportunities.models import MOVES, STATUSES, HistoryEntry, MoveRefusal, Opportunity
 from app.phases.diagnose.models import Qualification
 from app.processes.models import ProcessVersion
 from app.processes.service import default_definition, get_definition
@@ -302,13 +302,15 @@ def outcomes(session: Session, scope: Scope) -> list[OutcomeRow]:
 
 def stale(session: Session, scope: Scope, days: int, limit: int) -> tuple[list[StaleRow], dict[str, int]]:
     """Open deals with neither a contact nor a move for more than `days` days, the longest idle first (at most
-    `limit`; the totals count them all)."""
-    moved = (select(H.opportunity_id, func.max(H.at).label("at")).where(H.workspace_id == scope.workspace_id)
-             .group_by(H.opportunity_id).subquery())  # each deal's last move: its latest history entry
+    `limit`; the totals count them all); a snoozed deal waits for a reason and is left out until its day."""
+    moved = (select(H.opportunity_id, func.max(H.at).label("at"))
+             .where(H.workspace_id == scope.workspace_id, H.kind.in_(MOVES))
+             .group_by(H.opportunity_id).subquery())  # each deal's last move: its latest history entry of a move
     idle = (select(O.id, O.name, O.owner, O.process_key, O.step,
                    later_of(O.last_activity_at, moved.c.at).label("idle_since"))
             .join(moved, moved.c.opportunity_id == O.id)
-            .where(*scope.deals(), O.status == "open").subquery())
+            .where(*scope.deals(), O.status == "open",
+                   or_(O.snoozed_until.is_(None), O.snoozed_until <= scope.now.date())).subquery())
     rows = session.execute(
         select(idle, func.count().over())
         .where(idle.c.idle_since < moment(scope.now - timedelta(days=days)))

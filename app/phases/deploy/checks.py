@@ -8,7 +8,7 @@ from pydantic import Field
 
 from app.engine.checks import Params, check, days_between, parse_time, today
 from app.phases.design.checks import budget
-from app.phases.deploy.schemas import ObjectionStatus
+from app.phases.deploy.schemas import ObjectionStatus, TaskKind
 from app.phases.discover.checks import DaysParams
 from app.phases.discover.schemas import Role
 
@@ -70,8 +70,8 @@ def objections_settled(document: Mapping[str, Any], params: Mapping[str, Any]) -
 
 @check("objections_fresh", DaysParams, settings={"days": "objection_open_days"})
 def objections_fresh(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """No unsettled objection is older than `days`."""
-    if params["days"] is None:
+    """No unsettled objection is older than `days`; silent while the deal is snoozed."""
+    if params["days"] is None or document["opportunity"]["snooze"]:
         return None
     stale = [{"id": o["id"], "statement": o["statement"],
               "days_open": int(days_between(o["raised_at"], document["now"]))}
@@ -155,10 +155,33 @@ def value_delivered(document: Mapping[str, Any], params: Mapping[str, Any]) -> d
     return {"unreviewed": unreviewed[:20], "unsolved": unsolved[:20]}
 
 
-@check("tasks_on_time")
+class TaskKindsParams(Params):
+    """The kinds of task the check reads (all when empty)."""
+
+    kinds: list[TaskKind] = Field(default_factory=list)
+
+
+def _of_kinds(document: Mapping[str, Any], params: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The deal's tasks of the kinds asked for."""
+    kinds = params.get("kinds") or ()
+    return [t for t in document["tasks"] if not kinds or t["kind"] in kinds]
+
+
+def _task_shown(task: Mapping[str, Any]) -> dict[str, Any]:
+    return {"id": task["id"], "title": task["title"], "due_date": task["due_date"], "owner": task["owner"],
+            "team_id": task["team_id"]}
+
+
+@check("tasks_on_time", TaskKindsParams)
 def tasks_on_time(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """No task is past its due date and still open."""
+    """No task (of the kinds asked for) is past its due date and still open."""
     day = today(document)
-    overdue = [{"id": t["id"], "title": t["title"], "due_date": t["due_date"], "owner": t["owner"]}
-               for t in document["tasks"] if not t["completed"] and t["due_date"] < day]
-    return {"tasks": overdue} if overdue else None
+    overdue = [_task_shown(t) for t in _of_kinds(document, params) if not t["completed"] and t["due_date"] < day]
+    return {"tasks": overdue[:20], "count": len(overdue)} if overdue else None
+
+
+@check("tasks_done", TaskKindsParams)
+def tasks_done(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Every task (of the kinds asked for) is done."""
+    open_tasks = [_task_shown(t) for t in _of_kinds(document, params) if not t["completed"]]
+    return {"tasks": open_tasks[:20], "count": len(open_tasks)} if open_tasks else None

@@ -3,13 +3,14 @@
 import uuid
 from datetime import date, datetime
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, get_args
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Index, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKeyConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
 from app.errors import InvalidInput
+from app.phases.deploy.schemas import TaskKind
 from app.phases.records import MoneyColumns, OpportunityRecord, UUIDList
 
 
@@ -94,18 +95,22 @@ class Acceptance(OpportunityRecord, Base):
 
 
 class Task(OpportunityRecord, Base):
-    """Work the rep owns for a deal, even when others do it: paperwork, reports, check-ins."""
+    """Work for a deal, done by its owner or by others (a user or a team), for which the deal's owner stays
+    accountable: paperwork, reports, check-ins, back-office work."""
 
     __tablename__ = "task"
     extra_table_args = (
-        CheckConstraint("kind IN ('paperwork', 'sales_report', 'check_in', 'back_office', 'win_back', 'other')",
-                        name="kind"),
+        CheckConstraint(f"kind IN ({', '.join(repr(k) for k in get_args(TaskKind))})", name="kind"),
+        CheckConstraint("owner IS NOT NULL OR team_id IS NOT NULL", name="assigned"),
+        ForeignKeyConstraint(["workspace_id", "team_id"], ["team.workspace_id", "team.id"]),
         Index(None, "workspace_id", "owner", "due_date"),
+        Index(None, "workspace_id", "team_id", "due_date"),
     )
 
     title: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))
-    owner: Mapped[str] = mapped_column(String(200))
+    owner: Mapped[str | None] = mapped_column(String(200))
+    team_id: Mapped[uuid.UUID | None] = mapped_column()
     due_date: Mapped[date] = mapped_column()
     notes: Mapped[str | None] = mapped_column(Text)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -127,8 +132,9 @@ class Task(OpportunityRecord, Base):
             self.completed_at = self.completed_by = None
 
     def fill_defaults(self, opportunity: Any) -> None:
-        """A task belongs to the opportunity's owner unless it names another."""
-        self.owner = self.owner or opportunity.owner
+        """A task is done by the opportunity's owner unless it names another user or a team."""
+        if self.team_id is None:
+            self.owner = self.owner or opportunity.owner
 
 
 class Promise(OpportunityRecord, Base):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from app.caller import Caller
 from app.engine.checks import parse_time
 from app.engine.definition import ProcessDefinition
+from app.identity.models import Team
 from app.opportunities.models import HistoryEntry, Opportunity
 from app.phases.catalog import RECORD_KINDS
 from app.phases.records import add_records, current_records, new_record
@@ -25,7 +26,8 @@ def _add_tasks(session: Session, caller: Caller, opportunity: Opportunity, tasks
 
 def create_follow_up_plan(session: Session, caller: Caller, opportunity: Opportunity,
                           definition: ProcessDefinition, document: Mapping[str, Any]) -> None:
-    """Create the process's follow-up tasks, due from the acceptance, the first time a deal is won."""
+    """Create the process's follow-up tasks, due from the acceptance, the first time a deal is won: each for the
+    team the plan names (when the workspace has a team of that name), else for the deal's owner."""
     won_before = session.scalar(select(exists().where(
         HistoryEntry.workspace_id == caller.workspace_id, HistoryEntry.opportunity_id == opportunity.id,
         HistoryEntry.to_status == "won", HistoryEntry.seq < opportunity.version)))
@@ -33,9 +35,14 @@ def create_follow_up_plan(session: Session, caller: Caller, opportunity: Opportu
         return
     acceptance = document["acceptance"]
     start = parse_time(acceptance["accepted_at"] if acceptance else document["now"]).date()
+    plan = definition.settings.get("follow_up_plan", ())
+    named = {item["team"] for item in plan if item.get("team")}
+    teams = dict(session.execute(select(Team.name, Team.id).where(
+        Team.workspace_id == caller.workspace_id, Team.name.in_(named))).all()) if named else {}
     _add_tasks(session, caller, opportunity, [
-        {"title": item["title"], "kind": item["kind"], "due_date": start + timedelta(days=int(item["due_days"]))}
-        for item in definition.settings.get("follow_up_plan", ())])
+        {"title": item["title"], "kind": item["kind"], "due_date": start + timedelta(days=int(item["due_days"])),
+         "team_id": teams.get(item.get("team"))}
+        for item in plan])
 
 
 def create_win_back_task(session: Session, caller: Caller, opportunity: Opportunity, definition: ProcessDefinition,

@@ -9,7 +9,7 @@ from pydantic import Field, StrictBool, StrictInt
 from app.schemas import LONGEST_LIST, Lines, Ids, Day, Input, Moment, Money, Name, Text, patch_of, read_of
 
 ObjectionStatus = Literal["open", "qualified", "resolved", "withdrawn"]
-TaskKind = Literal["paperwork", "sales_report", "check_in", "back_office", "win_back", "other"]
+TaskKind = Literal["paperwork", "sales_report", "check_in", "back_office", "win_back", "introduction", "other"]
 
 
 class PresentationCreate(Input):
@@ -63,7 +63,10 @@ class TaskCreate(Input):
 
     title: Name
     kind: TaskKind = "other"
-    owner: Name | None = Field(None, description="Defaults to the opportunity's owner.")
+    owner: Name | None = Field(None, description=(
+        "The user who does it; defaults to the opportunity's owner unless a team is named. The deal's owner stays "
+        "accountable whoever does it."))
+    team_id: uuid.UUID | None = Field(None, description="The team that does it (back-office work), if not one user.")
     due_date: Day
     notes: Text | None = None
     completed: StrictBool = False
@@ -96,7 +99,7 @@ BuyingSignalUpdate = patch_of(BuyingSignalCreate)
 BuyingSignalRead = read_of(BuyingSignalCreate, observed_at=(Moment, ...))
 AcceptanceUpdate, AcceptanceRead = patch_of(AcceptanceCreate), read_of(AcceptanceCreate)
 TaskUpdate = patch_of(TaskCreate)
-TaskRead = read_of(TaskCreate, owner=(str, ...), completed_at=(datetime | None, ...),
+TaskRead = read_of(TaskCreate, owner=(str | None, ...), completed_at=(datetime | None, ...),
                    completed_by=(str | None, ...))
 ValueReviewUpdate, ValueReviewRead = patch_of(ValueReviewCreate), read_of(ValueReviewCreate)
 PromiseUpdate, PromiseRead = patch_of(PromiseCreate), read_of(PromiseCreate)
