@@ -64,6 +64,8 @@ def item_by_item(admin: TestClient) -> int:
     writes = 0
     plan = _ok(admin.post("/v1/handovers/preview", json={"user": "rep.sam", "successor": "rep.alex"}))
     for item in plan["items"]:
+        if item["kind"] == "task":
+            continue  # below, by their deals
         if item["kind"] == "deal":
             _ok(admin.patch(f"/v1/opportunities/{item['id']}", json={"owner": "rep.alex"}))
         elif item["kind"] == "account":
@@ -71,9 +73,17 @@ def item_by_item(admin: TestClient) -> int:
         elif item["kind"] == "complaint":
             _ok(admin.patch(f"/v1/complaints/{item['id']}", json={"accountable": "rep.alex"}))
         writes += 1
-    for task in _ok(admin.get("/v1/tasks", params={"owner": "rep.sam", "completed": "false"}))["items"]:
+    tasks, cursor = [], None
+    while True:  # every page first: a moved task leaves the list
+        page = _ok(admin.get("/v1/tasks", params={"owner": "rep.sam", "completed": "false",
+                                                  **({"cursor": cursor} if cursor else {})}))
+        tasks += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    for task in tasks:
         _ok(admin.patch(f"/v1/opportunities/{task['opportunity_id']}/tasks/{task['id']}", json={"owner": "rep.alex"}))
-    return writes
+    return writes + len(tasks)
 
 
 def main() -> int:
@@ -88,7 +98,7 @@ def main() -> int:
         print(f"seeded two workspaces of {args.deals} deals in {time.perf_counter() - started:.1f} s")
 
         started = time.perf_counter()
-        item_by_item(first)
+        writes = item_by_item(first)
         baseline_s = time.perf_counter() - started
         plan = {"user": "rep.sam", "successor": "rep.alex",
                 "accounts": [{"account_id": a, "note": "Dana signs; a site visit is promised"} for a in accounts]}
@@ -103,7 +113,8 @@ def main() -> int:
     counts = moved["counts"]
     items = sum(counts.values())
     ratio = handover_s / baseline_s
-    print(f"moved {counts}: one handover {handover_s:.2f} s; item by item {baseline_s:.2f} s; ratio {ratio:.2f}")
+    print(f"moved {counts}: one handover {handover_s:.2f} s; item by item ({writes} PATCHes) {baseline_s:.2f} s; "
+          f"ratio {ratio:.2f}")
     print(f"RESULT|a handover of {items:,} items (PostgreSQL) vs the same PATCHes one by one|"
           f"{handover_s:.2f} s vs {baseline_s:.2f} s, ratio {ratio:.2f}|≤ {GOAL}|{'yes' if ratio <= GOAL else 'no'}")
     return 0

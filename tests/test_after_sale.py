@@ -211,6 +211,8 @@ def test_a_leaving_rep_hands_everything_over_and_nothing_is_orphaned(app: FastAP
     assert incomplete.status_code == 200 and incomplete.json()["ran"] is False
     codes = [m["code"] for m in incomplete.json()["missing"]]
     assert codes.count("handover.no_note") == 10 and codes.count("handover.no_successor") == 5
+    twice = manager.post("/v1/handovers/preview", json={**plan, "accounts": plan["accounts"] + plan["accounts"][:1]})
+    assert twice.status_code == 422 and twice.json()["errors"][0]["pointer"] == "/accounts/10/account_id"
     outsider = manager.post("/v1/handovers/preview", json={**plan, "successor": "rep.zoe"}).json()["missing"]
     assert [m["code"] for m in outsider] == ["handover.successor_out_of_scope"]
     before = dump(app)

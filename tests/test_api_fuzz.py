@@ -57,7 +57,7 @@ REFUSED_TYPES = {
 # And why a value the contract allows may be refused (422 validation-error), by the message of each error.
 REFUSED_VALUES = {
     r"^no (stakeholder|problem) \S+ under this opportunity$|^no (active )?user .* in this workspace$|^no such team$"
-    r"|^no team \S+ in this workspace$|^no such user$"
+    r"|^no team \S+ in this workspace$|^no such user$|^named twice in the plan$"
     r"|^not a seller of this workspace$|^unknown or unpublished process$":
         "a reference to a record, user, team or process that does not exist",
     r"^unknown cursor$": "a cursor the service did not issue",

@@ -15,7 +15,7 @@ from app.complaints.models import Complaint
 from app.complaints.service import update_complaint
 from app.db import utcnow
 from app.errors import DomainError, Forbidden, InvalidInput, LimitExceeded, NotFound
-from app.handover.schemas import HandoverPlan, HandoverRead, HandoverItem, Introduction, Missing
+from app.handover.schemas import AccountHandover, HandoverItem, HandoverPlan, HandoverRead, Introduction, Missing
 from app.identity.models import ApiKey, User
 from app.identity.policy import may_assign
 from app.identity.service import audit, get_user
@@ -111,7 +111,13 @@ def _check(session: Session, caller: Caller, plan: HandoverPlan) -> _Plan:
                             f"at most {bound}.", limit="handover_max_items", value=bound,
                             setting="DEALGATE_HANDOVER_MAX_ITEMS")
     accounts = {a for kind_rows in rows.values() for _, _, a in kind_rows}
-    named = {entry.account_id: (i, entry) for i, entry in enumerate(plan.accounts)}
+    named: dict[uuid.UUID, tuple[int, AccountHandover]] = {}
+    for i, entry in enumerate(plan.accounts):
+        if entry.account_id in named:
+            raise InvalidInput(f"accounts: account {entry.account_id} is named twice.",
+                               errors=[{"pointer": f"/accounts/{i}/account_id", "in": "body",
+                                        "message": "named twice in the plan"}])
+        named[entry.account_id] = (i, entry)
     for account_id, (i, _) in named.items():
         if account_id not in accounts:
             checked.missing.append(Missing(code="handover.account_not_held", pointer=f"/accounts/{i}/account_id",
