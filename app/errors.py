@@ -217,11 +217,17 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, exc.status_code, slug, None, str(exc.detail), headers=headers)
 
 
+RETRYABLE = ("40P01", "40001")  # deadlock detected, serialization failure
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
     if isinstance(exc, IntegrityError):  # a concurrent write claimed the same unique value first
         return problem(request, 409, "conflict", "Conflicting write",
                        "Another write stored a conflicting value first; nothing was changed. Read and retry.")
+    if getattr(exc.orig, "sqlstate", None) in RETRYABLE:  # PostgreSQL chose this transaction to give way
+        return problem(request, 409, "conflict", "Conflicting write",
+                       "A concurrent write held what this one needed; nothing was changed. Retry it.")
     if exc.connection_invalidated:
         log.warning("database connection lost: %s", exc.orig)
         return problem(request, 503, "database-unavailable", "Database unavailable",

@@ -1,10 +1,12 @@
 """After the sale and when people change: back-office work the rep stays accountable for, deals that wait for a good
 reason, and a leaving rep's work handed over before the user is deactivated."""
 
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -13,7 +15,7 @@ from sqlalchemy import func, select, update
 from app.opportunities.models import HistoryEntry, Opportunity
 from app.outbox import Event
 from app.settings import get_settings
-from tests.conftest import WATER_DEAL, Workplace, dump
+from tests.conftest import WATER_DEAL, Workplace, _libpq, dump
 from tests.method import post, prepare
 
 TODAY = datetime.now(UTC).date()
@@ -159,9 +161,12 @@ def test_a_snoozed_deal_waits_quietly_and_wakes_by_itself(app: FastAPI, client: 
     woken = client.delete(f"/v1/opportunities/{oid}/snooze")
     assert woken.status_code == 200 and woken.json()["snooze"] is None
     assert "guidance.no_recent_activity" in _advice(client, oid)
+    client.post(f"/v1/opportunities/{oid}/snooze", json={"until": until, "reason": "Budget round in March"})
     lost = client.post(f"/v1/opportunities/{oid}/transitions", json={"to": "lost", "reason": "Went quiet"})
-    assert lost.status_code == 200
+    assert lost.status_code == 200 and lost.json()["snooze"] is None  # a snooze ends when the deal closes
     assert client.post(f"/v1/opportunities/{oid}/snooze", json={"until": until, "reason": "x"}).status_code == 409
+    reopened = manager.post(f"/v1/opportunities/{oid}/transitions", json={"to": "planning", "reason": "Back"})
+    assert reopened.status_code == 200 and reopened.json()["snooze"] is None
 
 
 def _stale(client: TestClient) -> list[str]:
@@ -255,7 +260,10 @@ def test_a_leaving_rep_hands_everything_over_and_nothing_is_orphaned(app: FastAP
         intro = next(i for i in by_account.values() if i["task_id"] == task["id"])
         assert task["owner"] == successor[intro["account_id"]] and "call Dana first" in task["notes"]
         assert task["due_date"] == (TODAY + timedelta(days=7)).isoformat()
-    assert len(_events(app, "opportunity.handed_over")) == 28
+    handed = _events(app, "opportunity.handed_over")
+    assert len(handed) == 28  # each shows the deal as it stands after the handover
+    assert all(e.data["opportunity"]["version"] == e.opportunity_version for e in handed)
+    assert all(e.data["opportunity"]["owner"] == e.data["to"] for e in handed)
     assert any(e.data["actor"] == "rep.kim" for e in _events(app, "account.updated"))
     assert _as(app, workplace, "rep.zoe").get("/v1/tasks", params={"kind": "introduction"}).json()["items"] == []
 
@@ -273,19 +281,73 @@ def test_a_leaving_rep_hands_everything_over_and_nothing_is_orphaned(app: FastAP
             Opportunity.owner == "rep.sam", Opportunity.status == "open")).scalar_one() == 0
 
 
-def test_a_handover_bound_refuses_a_plan_that_moves_too_much(app: FastAPI, workplace: Workplace,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_handover_bound_refuses_a_plan_that_moves_too_much_and_parts_fit(app: FastAPI, workplace: Workplace,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     sam, admin = _as(app, workplace, "rep.sam"), _as(app, workplace, "admin")
-    for i in range(3):
+    for i in range(2):
         sam.post("/v1/opportunities", json={**WATER_DEAL, "name": f"Deal {i}"})
+    other = sam.post("/v1/opportunities", json={"name": "Other deal", "account": {"name": "Other"}}).json()
     plan = {"user": "rep.sam", "successor": "rep.alex"}
+    part = {**plan, "only_named": True, "accounts": [{"account_id": other["account"]["id"], "note": "Call Jo"}]}
     try:
-        for bound, status in (("2", 422), ("3", 200)):  # three deals (their account is nobody's)
+        for bound, status in (("2", 422), ("3", 200)):  # three deals (their accounts are nobody's)
             monkeypatch.setenv("DEALGATE_HANDOVER_MAX_ITEMS", bound)
             get_settings.cache_clear()
             answer = admin.post("/v1/handovers/preview", json=plan)
             assert answer.status_code == status, answer.text
             assert status == 200 or answer.json()["setting"] == "DEALGATE_HANDOVER_MAX_ITEMS"
+        monkeypatch.setenv("DEALGATE_HANDOVER_MAX_ITEMS", "2")
+        get_settings.cache_clear()
+        ran = admin.post("/v1/handovers", json=part)  # a part: only what belongs to the accounts named
+        assert ran.status_code == 200, ran.text
+        assert [(i["kind"], i["id"]) for i in ran.json()["items"]] == [("deal", other["id"])]
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+    assert admin.post("/v1/handovers/preview", json=plan).json()["counts"]["deal"] == 2
+
+
+def test_a_handover_waits_for_a_concurrent_change_and_never_overwrites_it(app: FastAPI, workplace: Workplace,
+                                                                          backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("two writers at once need PostgreSQL's row locks (SQLite runs one writer at a time)")
+    sam, admin = _as(app, workplace, "rep.sam"), _as(app, workplace, "admin")
+    account = sam.post("/v1/accounts", json={"name": "Acme", "owner": "rep.sam"}).json()["id"]
+    oid = sam.post("/v1/opportunities", json={"name": "Acme deal", "account_id": account}).json()["id"]
+    plan = {"user": "rep.sam", "successor": "rep.alex", "accounts": [{"account_id": account, "note": "Dana signs"}]}
+    answers: list[Any] = []
+    with psycopg.connect(_libpq(app.state.database.url)) as other:  # another writer, mid-transaction
+        other.execute("SELECT id FROM opportunity WHERE id = %s FOR UPDATE", (uuid.UUID(oid),))
+        running = threading.Thread(target=lambda: answers.append(admin.post("/v1/handovers", json=plan)))
+        running.start()
+        running.join(1.0)
+        assert running.is_alive()  # the handover waits for the deal's lock
+        other.execute("UPDATE opportunity SET owner = 'rep.zoe', version = version + 1 WHERE id = %s",
+                      (uuid.UUID(oid),))
+        other.commit()
+    running.join(30)
+    assert answers[0].status_code == 200, answers[0].text
+    assert answers[0].json()["counts"] == {"deal": 0, "account": 1, "task": 0, "complaint": 0}
+    assert admin.get(f"/v1/opportunities/{oid}").json()["owner"] == "rep.zoe"  # the other writer's change stands
+    assert [h["kind"] for h in admin.get(f"/v1/opportunities/{oid}/history").json()["items"]] == ["create"]
+
+
+def test_a_deactivation_waits_for_an_assignment_to_the_user_and_then_refuses(app: FastAPI, workplace: Workplace,
+                                                                             backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("two writers at once need PostgreSQL's row locks (SQLite runs one writer at a time)")
+    admin, alex = _as(app, workplace, "admin"), _as(app, workplace, "rep.alex")
+    oid = alex.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
+    sam = next(u for u in admin.get("/v1/admin/users").json()["items"] if u["handle"] == "rep.sam")
+    answers: list[Any] = []
+    with psycopg.connect(_libpq(app.state.database.url)) as other:  # an assignment to rep.sam, mid-transaction
+        other.execute("SELECT role FROM app_user WHERE handle = 'rep.sam' FOR SHARE")
+        other.execute("UPDATE opportunity SET owner = 'rep.sam' WHERE id = %s", (uuid.UUID(oid),))
+        running = threading.Thread(target=lambda: answers.append(
+            admin.post(f"/v1/admin/users/{sam['id']}/deactivate")))
+        running.start()
+        running.join(1.0)
+        assert running.is_alive()  # the deactivation waits for the assignment
+        other.commit()
+    running.join(30)
+    assert answers[0].status_code == 409 and answers[0].json()["holds"]["deal"] == [oid]

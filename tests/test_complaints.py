@@ -326,3 +326,11 @@ def test_ops_can_make_a_severe_complaint_block_the_opening_and_the_deal_keeps_it
     _patch(client, complaint, severity="medium")
     assert _kept(app, deal["id"]) == []
     assert move(client, deal["id"], "opening").status_code == 200
+
+
+def test_a_complaint_received_before_1970_is_refused_not_a_crash(app: FastAPI, client: TestClient) -> None:
+    account = client.post("/v1/accounts", json={"name": "Acme"}).json()["id"]
+    before = dump(app)
+    refused = client.post(COMPLAINTS, json={"account_id": account, **LATE, "received_at": "0001-01-02T00:00:00Z"})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["pointer"] == "/received_at"
+    assert dump(app) == before

@@ -30,6 +30,8 @@ from app.settings import get_settings
 LEEWAY = timedelta(minutes=1)
 
 
+EARLIEST_YEAR = 1970  # a complaint received earlier is a typing error (and would put the repeat window out of range)
+
 class ComplaintVerified(DomainError):
     """The customer confirmed the fix: the complaint stands as the record a repeat is measured against."""
 
@@ -105,6 +107,8 @@ def create_complaint(session: Session, caller: Caller, data: ComplaintCreate) ->
     now = utcnow()
     if data.received_at is not None and data.received_at > now + LEEWAY:
         raise _invalid(_error("received_at", "a complaint is not received in the future"))
+    if data.received_at is not None and data.received_at.year < EARLIEST_YEAR:
+        raise _invalid(_error("received_at", f"a complaint is received in {EARLIEST_YEAR} or later"))
     accountable = data.accountable or (deal.owner if deal else None) or account.owner or caller.actor
     _check_accountable(session, caller, accountable)
     complaint = Complaint(workspace_id=caller.workspace_id, id=uuid7(), account_id=account.id,

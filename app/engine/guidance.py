@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from app.engine.definition import ProcessDefinition
 from app.engine.gates import Facts, Finding, GateResult, evaluate_gate, find_unmet, is_met
 
+PACE_KINDS = ("activity_recent", "objections_fresh")  # the prompts to check in, silent while a deal is snoozed
+
 
 @dataclass(frozen=True)
 class ChecklistEntry:
@@ -36,6 +38,8 @@ def guide(definition: ProcessDefinition, *, step: str, status: str, facts: Facts
     next_gate = evaluate_gate(definition.step(following), facts) if following else None
     recommendations: list[Finding] = []
     if status in ("open", "won"):  # a closed deal needs no advice until it is reopened
-        recommendations, _, _ = find_unmet(definition.recommendations, facts, step)
+        snoozed = facts.document["opportunity"]["snooze"] is not None
+        advice = [r for r in definition.recommendations if not (snoozed and r.kind in PACE_KINDS)]
+        recommendations, _, _ = find_unmet(advice, facts, step)
     return Guidance(step=step, phase=current.phase, status=status, checklist=checklist,
                     next_step=following, next_gate=next_gate, recommendations=tuple(recommendations))

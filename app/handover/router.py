@@ -10,11 +10,10 @@ from app.errors import problem_responses
 from app.handover import service
 from app.handover.schemas import HandoverPlan, HandoverRead
 from app.identity.auth import CallerDep
-from app.identity.policy import ADMINS, GuardedRoute, policy
+from app.identity.policy import ADMINS, LEADS, GuardedRoute, policy
 from app.identity.schemas import UserRead
 
 router = APIRouter(tags=["handover"], route_class=GuardedRoute)
-LEADS = ("manager", "admin")  # who hands a leaving user's work over: a manager for their team, an admin for anyone
 
 
 @router.post("/v1/handovers/preview", openapi_extra=policy(LEADS), responses=problem_responses(400, 403, 415, 422))

@@ -26,6 +26,9 @@ class HandoverPlan(Input):
     user: Name = Field(description="The handle of the user who leaves.")
     successor: Name | None = Field(None, description="Who takes over every account the plan does not name.")
     accounts: list[AccountHandover] = Field(default_factory=list, max_length=1_000)
+    only_named: bool = Field(False, description=(
+        "Move only what belongs to the accounts the plan names: a handover in parts, for a user who holds more than "
+        "one handover moves (DEALGATE_HANDOVER_MAX_ITEMS)."))
 
 
 class HandoverItem(Output):

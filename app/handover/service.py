@@ -1,11 +1,12 @@
 """Handing a leaving user's work to successors in one transaction, and deactivating a user who holds nothing."""
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Account
@@ -15,16 +16,18 @@ from app.complaints.models import Complaint
 from app.complaints.service import update_complaint
 from app.db import utcnow
 from app.errors import DomainError, Forbidden, InvalidInput, LimitExceeded, NotFound
-from app.handover.schemas import AccountHandover, HandoverItem, HandoverPlan, HandoverRead, Introduction, Missing
+from app.handover.schemas import (AccountHandover, HandoverItem, HandoverPlan, HandoverRead, Introduction, ItemKind,
+                                  Missing)
 from app.identity.models import ApiKey, User
 from app.identity.policy import may_assign
 from app.identity.service import audit, get_user
-from app.opportunities.changes import note_deal, shown
+from app.integrations.models import SystemMap
+from app.opportunities.changes import announce, note_deal, shown
 from app.opportunities.lookup import lock_opportunity
 from app.opportunities.models import Opportunity
 from app.phases.catalog import RECORD_KINDS
 from app.phases.deploy.models import Task
-from app.phases.records import add_records, new_record, update_locked
+from app.phases.records import create_locked, update_locked
 from app.settings import get_settings
 
 INTRODUCTION_DAYS = 7  # the successor's introduction to each account falls due this many days after the handover
@@ -42,11 +45,12 @@ class StillHolds(DomainError):
     status, type, title = 409, "user-still-holds", "The user still holds work"
 
 
-def _held(workspace_id: uuid.UUID, handle: str) -> dict[str, Any]:
+def _held(workspace_id: uuid.UUID, handle: str, accounts: Collection[uuid.UUID] | None = None) -> dict[str, Any]:
     """The queries of what a user holds: open deals and won deals whose follow-up is not done, accounts, open
-    tasks, complaints not yet verified; each row with the account it belongs to."""
+    tasks, complaints not yet verified; each row with the account it belongs to (only those of `accounts`, when
+    given)."""
     O, T, C, A = Opportunity, Task, Complaint, Account
-    return {
+    queries = {
         "deal": select(O.id, O.name, O.account_id).where(
             O.workspace_id == workspace_id, O.owner == handle,
             or_(O.status == "open", and_(O.status == "won", O.follow_up_done_at.is_(None)))).order_by(O.id),
@@ -57,6 +61,26 @@ def _held(workspace_id: uuid.UUID, handle: str) -> dict[str, Any]:
         "complaint": select(C.id, C.summary, C.account_id).where(
             C.workspace_id == workspace_id, C.accountable == handle, C.status != "verified").order_by(C.id),
     }
+    if accounts is None:
+        return queries
+    of = {"deal": O.account_id, "account": A.id, "task": O.account_id, "complaint": C.account_id}
+    return {kind: query.where(of[kind].in_(accounts)) for kind, query in queries.items()}
+
+
+def _lock(session: Session, caller: Caller, leaver: User) -> None:
+    """Lock what a handover of the user reads and changes, before it reads it, always in the same order (the user,
+    deals, accounts, complaints, each by id): a concurrent change waits for the handover or the handover for it, and
+    two handovers never wait for each other in a circle."""
+    ws, handle, O, T = caller.workspace_id, leaver.handle, Opportunity, Task
+    session.refresh(leaver, with_for_update=True)
+    worked_on = select(T.opportunity_id).where(T.workspace_id == ws, T.owner == handle, T.completed_at.is_(None))
+    session.execute(select(O.id).where(O.workspace_id == ws, or_(O.owner == handle, O.id.in_(worked_on)))
+                    .order_by(O.id).with_for_update(of=O)).all()
+    session.execute(select(Account.id).where(Account.workspace_id == ws, Account.owner == handle)
+                    .order_by(Account.id).with_for_update()).all()
+    session.execute(select(Complaint.id).where(Complaint.workspace_id == ws, Complaint.accountable == handle,
+                                               Complaint.status != "verified")
+                    .order_by(Complaint.id).with_for_update()).all()
 
 
 @dataclass
@@ -71,7 +95,7 @@ class _Plan:
 
     def read(self, ran_at: datetime | None = None) -> HandoverRead:
         """The plan as the API shows it."""
-        counts = {kind: sum(1 for i in self.items if i.kind == kind) for kind in ("deal", "account", "task", "complaint")}
+        counts = {kind: sum(1 for i in self.items if i.kind == kind) for kind in get_args(ItemKind)}
         return HandoverRead(user=self.leaver.handle, ran=ran_at is not None, ran_at=ran_at, items=self.items,
                             counts=counts, introductions=self.introductions, missing=self.missing)
 
@@ -100,16 +124,20 @@ def _successor_problem(session: Session, caller: Caller, leaver: User, handle: s
     return None
 
 
-def _check(session: Session, caller: Caller, plan: HandoverPlan) -> _Plan:
+def _check(session: Session, caller: Caller, plan: HandoverPlan, leaver: User | None = None) -> _Plan:
     """What the plan would move and to whom, and what it lacks."""
-    leaver = _leaver(session, caller, plan.user)
+    leaver = leaver or _leaver(session, caller, plan.user)
     checked = _Plan(leaver)
-    rows = {kind: session.execute(query).all() for kind, query in _held(caller.workspace_id, leaver.handle).items()}
-    total, bound = sum(len(r) for r in rows.values()), get_settings().handover_max_items
+    part = {entry.account_id for entry in plan.accounts} if plan.only_named else None
+    queries = _held(caller.workspace_id, leaver.handle, part)
+    total = sum(session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
+                for q in queries.values())
+    bound = get_settings().handover_max_items
     if total > bound:
         raise LimitExceeded(f"{leaver.handle} holds {total} deals, accounts, tasks and complaints; one handover moves "
-                            f"at most {bound}.", limit="handover_max_items", value=bound,
-                            setting="DEALGATE_HANDOVER_MAX_ITEMS")
+                            f"at most {bound}: hand them over in parts (only_named, a set of accounts each time).",
+                            limit="handover_max_items", value=bound, setting="DEALGATE_HANDOVER_MAX_ITEMS")
+    rows = {kind: session.execute(query).all() for kind, query in queries.items()}
     accounts = {a for kind_rows in rows.values() for _, _, a in kind_rows}
     named: dict[uuid.UUID, tuple[int, AccountHandover]] = {}
     for i, entry in enumerate(plan.accounts):
@@ -150,6 +178,7 @@ def _check(session: Session, caller: Caller, plan: HandoverPlan) -> _Plan:
     moved_deals = {a: i for i, _, a in rows["deal"]}  # the newest (ids are time-ordered) deal of each account
     kept = dict(session.execute(select(Opportunity.account_id, Opportunity.id).where(
         Opportunity.workspace_id == caller.workspace_id, Opportunity.owner == leaver.handle,
+        Opportunity.status != "disqualified",  # a disqualified deal takes no more tasks
         Opportunity.account_id.in_(accounts)).order_by(Opportunity.id)).all()) if accounts else {}
     checked.introductions = [Introduction(account_id=a, successor=successors[a],
                                           opportunity_id=moved_deals.get(a) or kept.get(a)) for a in sorted(accounts)]
@@ -164,7 +193,9 @@ def preview_handover(session: Session, caller: Caller, plan: HandoverPlan) -> Ha
 def run_handover(session: Session, caller: Caller, plan: HandoverPlan) -> HandoverRead:
     """Move everything the user holds to the successors in this one transaction: deals (with a history entry of
     kind handover each), accounts, open tasks, complaints; and an introduction task per successor and account."""
-    checked = _check(session, caller, plan)
+    leaver_row = _leaver(session, caller, plan.user)
+    _lock(session, caller, leaver_row)
+    checked = _check(session, caller, plan, leaver_row)
     if checked.missing:
         raise HandoverIncomplete(f"The plan lacks {len(checked.missing)} thing(s); nothing was moved.",
                                  missing=[m.model_dump(mode="json") for m in checked.missing])
@@ -174,9 +205,9 @@ def run_handover(session: Session, caller: Caller, plan: HandoverPlan) -> Handov
             deal = lock_opportunity(session, caller, item.id)
             deal.owner = item.successor
             note_deal(session, deal, kind="handover", actor=caller.actor, at=now,
-                      reason=f"Handed over from {leaver} to {item.successor}.",
-                      events=[("opportunity.handed_over", {"from": leaver, "to": item.successor,
-                                                           "opportunity": shown(deal)})])
+                      reason=f"Handed over from {leaver} to {item.successor}.")
+            announce(session, deal, caller.actor, now, [("opportunity.handed_over", {
+                "from": leaver, "to": item.successor, "opportunity": shown(deal)})])
         elif item.kind == "task":
             task = session.get(Task, (caller.workspace_id, item.id))
             assert task is not None
@@ -193,13 +224,11 @@ def run_handover(session: Session, caller: Caller, plan: HandoverPlan) -> Handov
             continue
         deal = lock_opportunity(session, caller, intro.opportunity_id, checked=False)
         account = session.get(Account, (caller.workspace_id, intro.account_id))
-        record = new_record(caller, tasks, deal, {
+        intro.task_id = create_locked(session, caller, tasks, deal, {
             "title": f"Introduce yourself to {account.name if account else 'the account'}: you take over from "
                      f"{leaver}"[:200],
             "kind": "introduction", "owner": intro.successor, "notes": checked.notes[intro.account_id],
-            "due_date": now.date() + timedelta(days=INTRODUCTION_DAYS)})
-        add_records(session, caller.actor, tasks, deal, [record], now)
-        intro.task_id = record.id
+            "due_date": now.date() + timedelta(days=INTRODUCTION_DAYS)}).id
     audit(session, caller, "user.handover", f"{leaver}: " + ", ".join(
         f"{n} {kind}(s)" for kind, n in checked.read().counts.items()))
     return checked.read(now)
@@ -219,10 +248,16 @@ def deactivate_user(session: Session, caller: Caller, user_id: uuid.UUID) -> Use
         return user
     if user.handle == caller.actor:
         raise Forbidden("An administrator does not deactivate themselves; another administrator does.")
+    session.refresh(user, with_for_update=True)  # an assignment to the user waits, then finds them gone
     held = holdings(session, caller.workspace_id, user.handle)
+    maps = sorted(m.system for m in session.scalars(select(SystemMap).where(SystemMap.workspace_id == caller.workspace_id))
+                  if user.handle in m.owners.values() or m.default_owner == user.handle)
+    if maps:
+        held["owner_map"] = maps
     if held:
         raise StillHolds(f"{user.handle} still holds " + ", ".join(f"{kind}s" for kind in held)
-                         + ": hand them over first (POST /v1/handovers/preview, then /v1/handovers).", holds=held)
+                         + ": hand them over first (POST /v1/handovers/preview, then /v1/handovers; owner maps at "
+                         "PUT /v1/integrations/{system}).", holds=held)
     now = utcnow()
     user.deactivated_at = now
     session.execute(update(ApiKey).where(ApiKey.workspace_id == caller.workspace_id, ApiKey.user_id == user.id,

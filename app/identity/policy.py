@@ -18,6 +18,7 @@ SELLERS = ("rep", "manager", "admin", "integration")  # who writes opportunities
 ADMINS = ("admin",)
 OPS = ("ops", "admin")  # who configures processes
 INTEGRATORS = ("admin", "integration")  # who subscribes to events and reads their feed
+LEADS = ("manager", "admin")  # who hands a leaving user's work over: a manager for their team, an admin anyone's
 
 
 def policy(roles: tuple[str, ...], opportunity: str | None = None) -> dict[str, Any]:
@@ -77,8 +78,9 @@ OWNER_ROLES = ("rep", "manager", "admin")  # who can own a deal
 
 def may_assign(session: Session, caller: Caller, owner: str) -> bool:
     """Whether the caller may make that handle an opportunity's owner."""
-    role = session.scalar(select(User.role).where(User.workspace_id == caller.workspace_id, User.handle == owner,
-                                                  User.deactivated_at.is_(None)))
+    role = session.scalar(select(User.role).where(  # shared: a deactivation waits for this write, or it for one
+        User.workspace_id == caller.workspace_id, User.handle == owner, User.deactivated_at.is_(None))
+        .with_for_update(read=True))
     if role not in OWNER_ROLES:
         raise InvalidInput(f"The owner must be an active rep, manager or admin of this workspace; {owner!r} is not.",
                            errors=[{"pointer": "/owner", "in": "body", "message": "not a seller of this workspace"}])

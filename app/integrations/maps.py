@@ -44,7 +44,8 @@ def _check(session: Session, caller: Caller, data: SystemMapWrite) -> None:
     """Every handle names a seller of the workspace; every stage maps onto a step of a published process."""
     handles = set(data.owners.values()) | ({data.default_owner} if data.default_owner else set())
     sellers = set(session.scalars(select(User.handle).where(
-        User.workspace_id == caller.workspace_id, User.handle.in_(handles), User.role.in_(OWNER_ROLES))))
+        User.workspace_id == caller.workspace_id, User.handle.in_(handles), User.role.in_(OWNER_ROLES),
+        User.deactivated_at.is_(None))))
     errors = [{"pointer": f"/owners/{name}", "in": "body", "message": f"{handle!r} is not a seller of this workspace"}
               for name, handle in sorted(data.owners.items()) if handle not in sellers]
     if data.default_owner and data.default_owner not in sellers:

@@ -57,7 +57,8 @@ def _owner(session: Session, caller: Caller, system: str, found: SystemMap | Non
     if named is not None and found is not None and named in found.owners:
         return found.owners[named]
     if named is not None and session.scalar(select(User.handle).where(
-            User.workspace_id == caller.workspace_id, User.handle == named, User.role.in_(OWNER_ROLES))):
+            User.workspace_id == caller.workspace_id, User.handle == named, User.role.in_(OWNER_ROLES),
+            User.deactivated_at.is_(None))):
         return named
     if found is not None and found.default_owner is not None:
         return found.default_owner

@@ -54,7 +54,8 @@ _MOVE = (update(_OPPORTUNITY)
                 _OPPORTUNITY.c.version == bindparam("version_"))
          .values({name: bindparam(name) for name in ("step", "phase", "status", "outcome_reason_code",
                                                      "outcome_reason", "lost_to_id", "version", "updated_at",
-                                                     "updated_by", "step_entered_at")}))
+                                                     "updated_by", "step_entered_at", "snoozed_until",
+                                                     "snooze_reason", "follow_up_done_at", "follow_up_done_by")}))
 _RECORD_MOVE = insert(HistoryEntry.__table__)
 
 
@@ -97,6 +98,12 @@ def move_deal(session: Session, opportunity: Opportunity, *, kind: str, to_step:
              "outcome_reason": reason if closed else None, "lost_to_id": lost_to_id if closed else None,
              "version": opportunity.version + 1, "updated_at": at, "updated_by": actor,
              "step_entered_at": at if to_step != opportunity.step else opportunity.step_entered_at}
+    waits = to_status == "open" and kind != "reopen"  # a snooze ends when the deal closes; a reopened one starts afresh
+    moved |= {"snoozed_until": opportunity.snoozed_until if waits else None,
+              "snooze_reason": opportunity.snooze_reason if waits else None}
+    done = to_status == "won"  # a follow-up marked done stays so only while the deal stays won
+    moved |= {"follow_up_done_at": opportunity.follow_up_done_at if done else None,
+              "follow_up_done_by": opportunity.follow_up_done_by if done else None}
     origin = {"step": opportunity.step, "phase": opportunity.phase, "status": opportunity.status}
     history = _history(opportunity, seq=moved["version"], kind=kind, from_step=opportunity.step,
                        from_phase=opportunity.phase, from_status=opportunity.status, to_step=to_step,
@@ -124,8 +131,13 @@ def move_deal(session: Session, opportunity: Opportunity, *, kind: str, to_step:
 def note_deal(session: Session, opportunity: Opportunity, *, kind: str, actor: str, at: datetime, reason: str,
               events: Events = ()) -> None:
     """A change to the deal that its history records without a move (it stays where it stands): its version rises,
-    its history entry of that kind is appended, and its events are sent."""
-    change_deal(session, opportunity, actor, at, events)
+    its history entry of that kind is appended, and its events are sent. Like a move, it makes a version of its own,
+    even after another change to the deal in the same transaction."""
+    if not first_change(opportunity):
+        session.flush()  # the change before it is written first
+    opportunity.version += 1
+    opportunity.updated_at, opportunity.updated_by = at, actor
+    announce(session, opportunity, actor, at, events)
     session.flush()
     session.add(HistoryEntry(**_history(
         opportunity, seq=opportunity.version, kind=kind, from_step=opportunity.step, from_phase=opportunity.phase,

@@ -182,9 +182,9 @@ def _check_references(session: Session, caller: Caller, kind: RecordKind, opport
                                       "under this opportunity"})
     for name in kind.people:
         handles = _named(values, name)
-        known = set(session.scalars(select(User.handle).where(
+        known = set(session.scalars(select(User.handle).where(  # shared: a deactivation waits for this write
             User.workspace_id == caller.workspace_id, User.handle.in_(handles),
-            User.deactivated_at.is_(None)))) if handles else set()
+            User.deactivated_at.is_(None)).with_for_update(read=True))) if handles else set()
         errors += [{"pointer": f"/{name}", "in": "body", "message": f"no active user {handle!r} in this workspace"}
                    for handle in sorted(handles - known)]
     for name in kind.teams:
@@ -409,6 +409,13 @@ def _events(kind: RecordKind, what: str, record: dict[str, Any],
                                        and record["completed_at"] and not before["completed_at"]):
         events.append(("task.created" if what == "created" else "task.completed", {"task": record}))
     return events
+
+
+def create_locked(session: Session, caller: Caller, kind: RecordKind, opportunity: Any,
+                  values: dict[str, Any]) -> OpportunityRecord:
+    """Store a new record under a deal the caller has locked, with every check a create makes."""
+    _check_open(kind, opportunity)
+    return _create(session, caller, kind, opportunity, values)
 
 
 def update_locked(session: Session, caller: Caller, kind: RecordKind, opportunity: Any, record: OpportunityRecord,

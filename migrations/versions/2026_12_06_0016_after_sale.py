@@ -48,6 +48,13 @@ def upgrade() -> None:
         batch_op.create_check_constraint('snooze_complete', '(snoozed_until IS NULL) = (snooze_reason IS NULL)')
     with op.batch_alter_table('app_user', schema=None) as batch_op:
         batch_op.add_column(sa.Column('deactivated_at', sa.DateTime(timezone=True), nullable=True))
+    # A deal won before the follow-up could be marked done, and with no task left open, is done with it: a
+    # handover or a deactivation does not count it as work still held.
+    op.get_bind().execute(sa.text(
+        "UPDATE opportunity SET follow_up_done_at = :now, follow_up_done_by = 'system' WHERE status = 'won' "
+        "AND NOT EXISTS (SELECT 1 FROM task t WHERE t.workspace_id = opportunity.workspace_id "
+        "AND t.opportunity_id = opportunity.id AND t.completed_at IS NULL)").bindparams(
+        sa.bindparam("now", datetime.now(UTC), type_=sa.DateTime(timezone=True))))
     _offer_new_default()
 
 
@@ -83,7 +90,10 @@ def _offer_new_default() -> None:
 
 def downgrade() -> None:
     """Revert this revision (introductions become tasks of kind other; a team's unassigned task goes to the deal's
-    owner; an offered draft nobody edited goes)."""
+    owner; the history entries of handovers and follow-ups done go, as the revision before cannot read them; an
+    offered draft nobody edited goes). Process versions that use what this revision brought (a team in the follow-up
+    plan, the kinds tasks_done and complaints_settled) stay as they are, and the revision before cannot compile them."""
+    op.execute("DELETE FROM history_entry WHERE kind IN ('handover', 'follow_up_done')")
     op.execute("DELETE FROM process_version WHERE process_key = 'complex-sale' AND status = 'draft' "
                "AND revision = 1 AND created_by = 'system' AND version = (SELECT max(v.version) FROM process_version v "
                "WHERE v.workspace_id = process_version.workspace_id AND v.process_key = 'complex-sale')")

@@ -70,8 +70,8 @@ def objections_settled(document: Mapping[str, Any], params: Mapping[str, Any]) -
 
 @check("objections_fresh", DaysParams, settings={"days": "objection_open_days"})
 def objections_fresh(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """No unsettled objection is older than `days`; silent while the deal is snoozed."""
-    if params["days"] is None or document["opportunity"]["snooze"]:
+    """No unsettled objection is older than `days`."""
+    if params["days"] is None:
         return None
     stale = [{"id": o["id"], "statement": o["statement"],
               "days_open": int(days_between(o["raised_at"], document["now"]))}
@@ -156,15 +156,16 @@ def value_delivered(document: Mapping[str, Any], params: Mapping[str, Any]) -> d
 
 
 class TaskKindsParams(Params):
-    """The kinds of task the check reads (all when empty)."""
+    """The kinds of task the check reads: those of `kinds` (every kind when empty) but those of `other_than`."""
 
     kinds: list[TaskKind] = Field(default_factory=list)
+    other_than: list[TaskKind] = Field(default_factory=list)
 
 
 def _of_kinds(document: Mapping[str, Any], params: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The deal's tasks of the kinds asked for."""
-    kinds = params.get("kinds") or ()
-    return [t for t in document["tasks"] if not kinds or t["kind"] in kinds]
+    kinds, other_than = params.get("kinds") or (), params.get("other_than") or ()
+    return [t for t in document["tasks"] if (not kinds or t["kind"] in kinds) and t["kind"] not in other_than]
 
 
 def _task_shown(task: Mapping[str, Any]) -> dict[str, Any]:

@@ -37,8 +37,8 @@ def create_follow_up_plan(session: Session, caller: Caller, opportunity: Opportu
     start = parse_time(acceptance["accepted_at"] if acceptance else document["now"]).date()
     plan = definition.settings.get("follow_up_plan", ())
     named = {item["team"] for item in plan if item.get("team")}
-    teams = dict(session.execute(select(Team.name, Team.id).where(
-        Team.workspace_id == caller.workspace_id, Team.name.in_(named))).all()) if named else {}
+    teams = dict(session.execute(select(Team.name, Team.id).where(  # of two teams of a name, the oldest
+        Team.workspace_id == caller.workspace_id, Team.name.in_(named)).order_by(Team.id.desc())).all()) if named else {}
     _add_tasks(session, caller, opportunity, [
         {"title": item["title"], "kind": item["kind"], "due_date": start + timedelta(days=int(item["due_days"])),
          "team_id": teams.get(item.get("team"))}

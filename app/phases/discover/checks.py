@@ -72,9 +72,8 @@ def activity_logged(document: Mapping[str, Any], params: Mapping[str, Any]) -> d
 @check("activity_recent", DaysParams, settings={"days": "stale_activity_days"})
 def activity_recent(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
     """Some contact with the customer (any record of contact: a meeting, a presentation, an objection heard...)
-    within `days` (default: the process's stale-activity threshold), counted from entering the current step;
-    silent while the deal is snoozed."""
-    if params["days"] is None or document["opportunity"]["snooze"]:
+    within `days` (default: the process's stale-activity threshold), counted from entering the current step."""
+    if params["days"] is None:
         return None
     now = document["now"]
     contact = last_contact(CONTACT_KINDS, lambda kind: document[kind.collection], parse_time(now))
