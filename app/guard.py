@@ -11,10 +11,13 @@ from app.errors import problem_at
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _JSON_TYPE = re.compile(r"^application/([a-z0-9.\-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+_FORM_TYPE = re.compile(r"^application/x-www-form-urlencoded\s*(;.*)?$", re.IGNORECASE)
+FORM_PATHS = "/console/"  # the web console's pages post HTML forms
 
 
 class RequestGuard:
-    """Tags every request with an id and refuses oversized or non-JSON bodies before routing."""
+    """Tags every request with an id and refuses oversized or non-JSON bodies before routing (the console's
+    pages take HTML forms)."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
@@ -55,7 +58,8 @@ class RequestGuard:
         if body is None:
             return self._too_large()
         content_type = headers.get("content-type", "")
-        if body and not _JSON_TYPE.match(content_type):
+        form = scope["path"].startswith(FORM_PATHS) and _FORM_TYPE.match(content_type)
+        if body and not _JSON_TYPE.match(content_type) and not form:
             return (415, "unsupported-media-type",
                     f"Send the body as JSON with Content-Type: application/json (got {content_type or 'none'}).")
         return replaying(body, receive)

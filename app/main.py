@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.access import AccessLog
 from app.accounts.router import router as accounts_router
+from app.console.router import serve_console
 from app.complaints.router import router as complaints_router
 from app.db import Database
 from app.engine.machine import MACHINES
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(metrics_router)
     declare_webhooks(app)
+    serve_console(app)  # the web console: /console
     _serve_docs(app)
 
     @app.get("/", include_in_schema=False)

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
         "replica's delay"))
     report_timeout_seconds: float = Field(120.0, gt=0, description=(
         "the longest a report's query may run on PostgreSQL before the report is refused with 503"))
+    report_work_mem_mb: int = Field(64, ge=1, le=4_096, description=(
+        "on PostgreSQL, the memory each sort or hash of a report's query may use before it spills to disk"))
     forecast_min_sample: int = Field(20, ge=1, description=(
         "closed deals that stood in a step before the forecast trusts the workspace's own win rate from it over "
         "the process's default"))

@@ -19,7 +19,7 @@ from bench.transitions import POSTGRES_URL, _libpq
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ["bench.engine", "bench.gates", "bench.rule_load", "bench.transitions", "bench.processes", "bench.delivery", "bench.dryrun",
               "bench.import_deals", "bench.handover",
-              "bench.latency", "bench.reports", "bench.memory"]
+              "bench.latency", "bench.reports", "bench.console", "bench.memory"]
 
 
 def machine() -> list[str]:

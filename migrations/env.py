@@ -6,7 +6,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy import create_engine
 
-import app.complaints.models  # noqa: F401  (registers the tables)
+import app.accounts.complaints  # noqa: F401  (registers the tables)
 import app.events.models  # noqa: F401
 import app.integrations.idempotency  # noqa: F401
 import app.integrations.models  # noqa: F401

@@ -8,11 +8,9 @@ from datetime import date
 from pathlib import Path
 
 import httpx2
-import yaml
 
 from app.settings import settings_table
-from tests.conftest import ROOT, WATER_DEAL
-from tests.method import prepare
+from tests.conftest import ROOT
 
 
 def _walkthrough(readme: str) -> str:

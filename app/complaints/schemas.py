@@ -2,16 +2,13 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 
-from app.complaints.models import CATEGORIES, SEVERITIES, STATUSES
+from app.accounts.complaints import Category, Severity, Status
 from app.schemas import Input, Moment, Name, Output, Page, Patch, Text
 
-Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
-Category = Literal[CATEGORIES]  # type: ignore[valid-type]
-Status = Literal[STATUSES]  # type: ignore[valid-type]
 Summary = Annotated[Text, Field(max_length=2_000)]
 Accountable = Annotated[Name, Field(description=(
     "The seller who answers for the complaint (a user's handle): a rep, manager or admin of the workspace."))]
@@ -63,20 +60,6 @@ class EarlierComplaint(Output):
     status: Status
     received_at: datetime
     preventive_action: str | None
-
-
-class ComplaintBrief(Output):
-    """A complaint as a deal's document holds it, for the gates and guidance that read its account's complaints."""
-
-    id: uuid.UUID
-    opportunity_id: uuid.UUID | None
-    summary: str
-    category: Category
-    severity: Severity
-    status: Status
-    received_at: datetime
-    accountable: str
-    repeat_of_id: uuid.UUID | None
 
 
 class ComplaintRead(Output):

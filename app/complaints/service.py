@@ -12,7 +12,7 @@ from uuid6 import uuid7
 
 from app.accounts.models import Account
 from app.caller import Caller
-from app.complaints.models import MOVES, NEEDS, SEVERITIES, VERIFICATION, Complaint
+from app.accounts.complaints import MOVES, NEEDS, SEVERITIES, VERIFICATION, Complaint
 from app.complaints.schemas import ComplaintCreate, ComplaintRead
 from app.db import first_change, utcnow
 from app.errors import DomainError, Forbidden, InvalidInput, MoveNotAllowed, NotFound

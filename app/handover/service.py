@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Account
 from app.accounts.service import update_account
 from app.caller import Caller
-from app.complaints.models import Complaint
+from app.accounts.complaints import Complaint
 from app.complaints.service import update_complaint
 from app.db import utcnow
-from app.errors import DomainError, Forbidden, InvalidInput, LimitExceeded, NotFound
+from app.errors import DomainError, Forbidden, InvalidInput, LimitExceeded
 from app.handover.schemas import (AccountHandover, HandoverItem, HandoverPlan, HandoverRead, Introduction, ItemKind,
                                   Missing)
 from app.identity.models import ApiKey, User

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import Account
-from app.complaints.models import Complaint
+from app.accounts.complaints import Complaint
 from app.db import Database, changed_rows, utcnow
 from app.engine.gates import evaluate_gate
 from app.identity.models import Workspace

@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from app.complaints.models import SEVERITIES, Complaint
-from app.complaints.schemas import ComplaintBrief
+from app.accounts.complaints import SEVERITIES, Complaint, ComplaintBrief
 from app.engine.gates import Facts
 from app.engine.rules import RuleEnvironment
 from app.opportunities.models import Opportunity

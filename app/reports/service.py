@@ -36,7 +36,6 @@ DEFAULT_PERIOD_DAYS = 90  # a period report without dates covers the last 90 day
 CLOSED = tuple(status for status in STATUSES if status != "open")
 ENTRIES = ("create", "forward")  # the entries that bring a deal to a step by its creation or a forward move
 BOUNDARIES = ("create", "forward", "back", "reopen", "lost", "disqualified")  # entries that start or end a stay
-MOVES = (*BOUNDARIES, "migrate")  # every history entry: a deal's last move is the latest of them
 DAY = 86_400.0
 UNKNOWN_STEP = 10_000  # where a step the newest version lacks sorts: after every step it has
 
@@ -372,11 +371,12 @@ REPORTS: dict[str, Callable[..., Any]] = {  # name -> what computes its rows
 def run(session: Session, caller: Caller, name: str, filters: Filters, settings: Settings,
         **options: Any) -> tuple[Sequence[Any], dict[str, int], datetime]:
     """A report's rows and totals for the caller, and when they were computed; on PostgreSQL each of its queries
-    may run for DEALGATE_REPORT_TIMEOUT_SECONDS at most (503 past it)."""
+    may run for DEALGATE_REPORT_TIMEOUT_SECONDS at most (503 past it), each sort in DEALGATE_REPORT_WORK_MEM_MB."""
     scope = scope_of(session, caller, filters, settings)
     limit = settings.report_timeout_seconds
     if scope.dialect == "postgresql":
-        session.execute(select(func.set_config("statement_timeout", f"{round(limit * 1000)}", True)))
+        session.execute(select(func.set_config("statement_timeout", f"{round(limit * 1000)}", True),
+                               func.set_config("work_mem", f"{settings.report_work_mem_mb}MB", True)))
     try:
         answer = REPORTS[name](session, scope, **options)
     except OperationalError as failed:

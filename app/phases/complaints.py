@@ -4,7 +4,7 @@ them."""
 from collections.abc import Mapping
 from typing import Any
 
-from app.complaints.schemas import Severity
+from app.accounts.complaints import Severity
 from app.engine.checks import Params, check
 
 SHOWN = 20  # complaints a finding names; `count` says how many there are

@@ -1,16 +1,23 @@
-"""Stored complaints: each on an account (and maybe one of its deals), from receipt to the customer's check."""
+"""Stored complaints: each on an account (and maybe one of its deals), from receipt to the customer's check; their
+lists of values, and the shape in which a deal's document holds them (gates and guidance read them there)."""
 
 import uuid
 from datetime import datetime
+from typing import Literal
+
 from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, Tracked, UTCDateTime
+from app.schemas import Output
 
 SEVERITIES = ("low", "medium", "high", "critical")  # in rising order: a repeat is raised to the next one
 # A fixed list, not a free slug: repeats are found by category, and one category spelt two ways would hide them.
 CATEGORIES = ("delivery", "installation", "quality", "service", "billing")
 STATUSES = ("open", "investigating", "resolved", "verified")
+Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
+Category = Literal[CATEGORIES]  # type: ignore[valid-type]
+Status = Literal[STATUSES]  # type: ignore[valid-type]
 # The moves between statuses; a resolved complaint whose check with the customer fails goes back to investigating.
 MOVES = {"open": ("investigating",), "investigating": ("resolved",), "resolved": ("verified", "investigating"),
          "verified": ()}
@@ -69,3 +76,17 @@ class Complaint(Tracked, Base):
         Index(None, "workspace_id", "accountable", "id"),
         Index(None, "workspace_id", "account_id", "category", "received_at"),
     )
+
+
+class ComplaintBrief(Output):
+    """A complaint as a deal's document holds it, for the gates and guidance that read its account's complaints."""
+
+    id: uuid.UUID
+    opportunity_id: uuid.UUID | None
+    summary: str
+    category: Category
+    severity: Severity
+    status: Status
+    received_at: datetime
+    accountable: str
+    repeat_of_id: uuid.UUID | None

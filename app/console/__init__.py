@@ -1,0 +1,1 @@
+"""The web console: server-rendered pages for reps (and, on the same base, managers and ops) under /console."""
