@@ -3,6 +3,7 @@ through the generated forms, checked against what the API stores."""
 
 import html
 import re
+import time
 import uuid
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -531,3 +532,75 @@ def test_a_deal_closed_as_lost_is_reopened_by_a_manager_only(app: FastAPI, workp
     assert [(h["kind"], h["actor"], h["reason"]) for h in history[1:]] == [
         ("lost", "rep.alex", "Budget frozen"), ("reopen", "rep.kim", "Budget released")]
     assert "rep.kim reopened it at planning" in text_of(alex.get(url))
+
+
+def test_bad_numbers_and_row_indices_in_a_form_are_refused_quickly_and_change_nothing(app: FastAPI,
+                                                                                        workplace: Workplace) -> None:
+    browser = signed_in(app, workplace, "rep.alex")
+    csrf = token(browser.get(CONSOLE))
+    before = dump(app)
+    for amount in ("1e999990", "1e5000", "1e2000000", "9" * 5000):
+        started = time.monotonic()
+        answer = browser.post(f"{CONSOLE}/deals", data={"csrf": csrf, "name": "Huge", "account.name": "Acme",
+                                                        "value.amount": amount, "value.currency": "EUR"})
+        assert answer.status_code == 422 and time.monotonic() - started < 5, (amount, answer.status_code)
+    deal = api(app, workplace, "rep.alex").post("/v1/opportunities", json=WATER_DEAL).json()
+    before = dump(app)
+    for index in ("²", "9" * 5000):
+        answer = browser.post(f"{CONSOLE}/deals/{deal['id']}/records/acceptance",
+                              data={"csrf": csrf, f"products.{index}.product": "Kit"})
+        assert answer.status_code == 422, (index[:5], answer.status_code)
+    assert dump(app) == before
+
+
+def test_my_tasks_never_name_a_deal_the_caller_may_not_read(app: FastAPI, workplace: Workplace) -> None:
+    rest = api(app, workplace, "rep.alex")
+    deal = rest.post("/v1/opportunities", json={**WATER_DEAL, "name": "Secret Riverton expansion"}).json()
+    rest.post(f"/v1/opportunities/{deal['id']}/tasks", json={"title": "Lend a hand", "owner": "rep.zoe",
+                                                              "due_date": "2099-01-01"})
+    page = text_of(signed_in(app, workplace, "rep.zoe").get(f"{CONSOLE}/tasks"))
+    assert "Lend a hand" in page and "Secret Riverton expansion" not in page and "a deal of another team" in page
+
+
+def test_buttons_and_the_account_form_carry_the_version_a_workspace_requiring_if_match_asks_for(
+        app: FastAPI, workplace: Workplace) -> None:
+    assert api(app, workplace, "admin").patch("/v1/admin/workspace", json={"require_if_match": True}).status_code == 200
+    rest = api(app, workplace, "rep.alex")
+    deal = rest.post("/v1/opportunities", json=WATER_DEAL).json()
+    task = rest.post(f"/v1/opportunities/{deal['id']}/tasks", json={"title": "Call back", "due_date": "2099-01-01"},
+                     headers={"If-Match": rest.get(f"/v1/opportunities/{deal['id']}").headers["etag"]}).json()
+    browser = signed_in(app, workplace, "rep.alex")
+    page = browser.get(f"{CONSOLE}/deals/{deal['id']}")
+    tags = dict(re.findall(r'action="/console/(tasks/[^/"]+/complete|deals/[^/"]+/account)"[^>]*>.*?'
+                           r'name="if_match" value="([^"]+)"', page.text, re.S))
+    done = browser.post(f"{CONSOLE}/tasks/{task['id']}/complete",
+                        data={"csrf": token(page), "if_match": html.unescape(tags[f"tasks/{task['id']}/complete"]),
+                              "next": f"/console/deals/{deal['id']}"})
+    assert done.status_code == 303, done.text
+    account = browser.post(f"{CONSOLE}/deals/{deal['id']}/account", data={
+        "csrf": token(page), "industry": "utilities", "if_match": html.unescape(tags[f"deals/{deal['id']}/account"])})
+    assert account.status_code == 303, account.text
+    assert rest.get(f"/v1/accounts/{deal['account']['id']}").json()["industry"] == "utilities"
+
+
+def test_a_snoozed_deal_is_not_stale_in_the_console_either(app: FastAPI, workplace: Workplace) -> None:
+    rest = api(app, workplace, "rep.alex")
+    deal = rest.post("/v1/opportunities", json=WATER_DEAL).json()
+    with app.state.database.writer() as session:
+        session.execute(update(Opportunity).where(Opportunity.id == uuid.UUID(deal["id"])).values(
+            step_entered_at=utcnow() - timedelta(days=40)))
+        session.commit()
+    browser = signed_in(app, workplace, "rep.alex")
+    assert deal["id"] in browser.get(f"{CONSOLE}?stale=on").text
+    until = (utcnow().date() + timedelta(days=30)).isoformat()
+    rest.post(f"/v1/opportunities/{deal['id']}/snooze", json={"until": until, "reason": "Budget round"})
+    assert deal["id"] not in browser.get(f"{CONSOLE}?stale=on").text
+    assert "without contact" not in text_of(browser.get(f"{CONSOLE}/deals/{deal['id']}"))
+
+
+def test_a_sign_in_posted_from_another_site_is_refused(app: FastAPI, workplace: Workplace) -> None:
+    browser = TestClient(app, follow_redirects=False)
+    for headers in ({"Origin": "https://evil.example"}, {"Referer": "https://evil.example/x"},
+                    {"Sec-Fetch-Site": "cross-site"}):
+        answer = browser.post(f"{CONSOLE}/sign-in", data={"key": workplace.keys["rep.alex"]}, headers=headers)
+        assert answer.status_code == 403 and "set-cookie" not in answer.headers, headers

@@ -35,19 +35,21 @@ def idle_since(opportunity: Opportunity) -> datetime:
 def is_stale(opportunity: Opportunity, definition: ProcessDefinition, now: datetime) -> bool:
     """Whether an open deal has gone without contact for longer than its process allows."""
     days = definition.settings.get("stale_activity_days")
-    return opportunity.status == "open" and days is not None and idle_since(opportunity) < now - timedelta(days=days)
+    return (opportunity.status == "open" and opportunity.snooze is None and days is not None
+            and idle_since(opportunity) < now - timedelta(days=days))
 
 
 def _stale(definitions: Sequence[ProcessDefinition], now: datetime) -> ColumnElement[bool]:
-    """Open deals idle past the stale_activity_days of the process version each runs under."""
+    """Open deals idle past the stale_activity_days of the process version each runs under, but snoozed ones."""
     versions: dict[int, list[tuple[str, int]]] = defaultdict(list)
     for definition in definitions:
         days = definition.settings.get("stale_activity_days")
         if days is not None:
             versions[days].append((definition.key, definition.version))
     idle = later_of(O.last_activity_at, O.step_entered_at)
-    return or_(false(), *(tuple_(O.process_key, O.process_version).in_(pairs)
-                          & (idle < moment(now - timedelta(days=days))) for days, pairs in versions.items()))
+    awake = or_(O.snoozed_until.is_(None), O.snoozed_until <= now.date())  # a snoozed deal waits for a reason
+    return awake & or_(false(), *(tuple_(O.process_key, O.process_version).in_(pairs)
+                                  & (idle < moment(now - timedelta(days=days))) for days, pairs in versions.items()))
 
 
 def _overdue(today: object) -> ColumnElement[bool]:
@@ -101,8 +103,9 @@ def overdue_tasks(session: Session, caller: Caller, deal_ids: Collection[uuid.UU
 
 
 def deal_names(session: Session, caller: Caller, deal_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """The names of these deals of the workspace."""
+    """The names of those of these deals the caller may read (a task assigned to them may be on another's deal)."""
     if not deal_ids:
         return {}
-    rows = session.execute(select(O.id, O.name).where(O.workspace_id == caller.workspace_id, O.id.in_(deal_ids)))
+    rows = session.execute(select(O.id, O.name).where(O.workspace_id == caller.workspace_id, O.id.in_(deal_ids),
+                                                      visible_owners(caller, O.owner)))
     return {deal_id: name for deal_id, name in rows}

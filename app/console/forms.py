@@ -8,10 +8,11 @@ keyed by the form field it belongs to.
 
 import functools
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -154,7 +155,7 @@ def _known(fields: Iterable[Field], parts: Sequence[str]) -> bool:
                 return True
             if field.widget == "group":
                 return _known(field.children, rest)
-            if field.widget == "rows" and rest[0].isdigit():
+            if field.widget == "rows" and ROW_INDEX.match(rest[0]):
                 return len(rest) == 1 or _known(field.children, rest[1:])
     return False
 
@@ -163,7 +164,7 @@ def row_count(field: Field, values: Mapping[str, Any]) -> int:
     """How many rows of a list of objects a form shows: those it holds, and blank ones to add."""
     prefix = field.name + "."
     held = {int(name[len(prefix):].split(".", 1)[0]) for name in values
-            if name.startswith(prefix) and name[len(prefix):].split(".", 1)[0].isdigit()}
+            if name.startswith(prefix) and ROW_INDEX.match(name[len(prefix):].split(".", 1)[0])}
     return min(max(max(held, default=-1) + 2, BLANK_ROWS), MAX_ROWS)
 
 
@@ -179,15 +180,21 @@ def _text(data: ImmutableMultiDict[str, str], name: str) -> Any:
     return value if value else _EMPTY
 
 
+MAX_AMOUNT_DIGITS = 15  # digits before the decimal point an amount may have: its minor units fit in 64 bits
+ROW_INDEX = re.compile(r"^[0-9]{1,3}$")  # a row of a list in a form's field names: products.0.name
+
+
 def _amount(text: str, currency: Any) -> int:
     """Whole units of a currency, as typed (1,250.50), in the API's minor units."""
     digits = minor_digits(currency) if isinstance(currency, str) else 2
     try:
         number = Decimal(text.replace(",", "").replace(" ", "").replace("_", ""))
-    except InvalidOperation:
+    except ArithmeticError:  # InvalidOperation among them
         raise ValueError("must be a number, such as 420000 or 1250.50") from None
     if not number.is_finite():
         raise ValueError("must be a number, such as 420000 or 1250.50")
+    if number.adjusted() > MAX_AMOUNT_DIGITS:  # checked before scaling: a huge exponent would take minutes
+        raise ValueError("is too large")
     minor = number.scaleb(digits)
     if minor != minor.to_integral_value():
         raise ValueError(f"has at most {digits} digits after the decimal point in {currency or 'this currency'}")

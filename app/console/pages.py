@@ -6,6 +6,7 @@ and a domain error becomes a page saying what went wrong, with its status.
 """
 
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,6 +26,7 @@ from app.console.auth import (COOKIE_PATH, CSRF_FIELD, CsrfRefused, SignInRequir
 from app.console.forms import label_of, money_text, option_text, row_count
 from app.db import savepoint
 from app.errors import DomainError, Forbidden
+from app.etags import etag
 from app.identity.policy import EVERYONE, GuardedRoute
 
 log = logging.getLogger("dealgate.console")
@@ -69,11 +71,18 @@ def query_of(values: Mapping[str, Any]) -> str:
     return urlencode({name: "on" if value is True else value for name, value in kept.items()})
 
 
+def tag_of(row: Any) -> str:
+    """The entity tag of a row, or of a record in its API shape, as its ETag header gives it."""
+    if isinstance(row, Mapping):
+        return f'"{row["version"]}.{uuid.UUID(str(row["id"])).hex}"'
+    return etag(row)
+
+
 TEMPLATES = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 TEMPLATES.filters.update(moment=_moment, day=_day, words=option_text)
 TEMPLATES.globals.update(money=money_text, label_of=label_of, row_count=row_count, CSRF_FIELD=CSRF_FIELD,
-                         STATIC=STATIC_PATH, HOME=COOKIE_PATH, query_of=query_of)
+                         STATIC=STATIC_PATH, HOME=COOKIE_PATH, query_of=query_of, etag=tag_of)
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:

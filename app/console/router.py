@@ -27,7 +27,7 @@ from app.console.auth import (COOKIE_PATH, CSRF_FIELD, ConsoleCaller, ConsoleFor
 from app.console.deals import (deal_names, idle_since, is_stale, list_deals, overdue_tasks, steps_known,
                                visible_people)
 from app.console.forms import Field, FormErrors, form_for, form_values, money_text, posted_values, read_form
-from app.console.pages import HERE, STATIC_PATH, attempt, console_router, problem_page, render, see_other
+from app.console.pages import HERE, STATIC_PATH, attempt, console_router, problem_page, render, see_other, tag_of
 from app.db import SessionDep, utcnow
 from app.errors import DomainError, Forbidden, GateBlocked, NotFound, Unauthorized
 from app.etags import etag
@@ -67,9 +67,12 @@ router = console_router()
 
 
 def _same_site(request: Request) -> bool:
-    """Whether a form was sent from a page of this site (browsers name the page's origin on every POST)."""
-    origin = request.headers.get("origin")
-    return origin is None or urlparse(origin).netloc == request.url.netloc
+    """Whether a form was sent from a page of this site: the origin browsers name on a POST, else the page it came
+    from, else the browser's own word for where the request comes from."""
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if origin is not None:
+        return urlparse(origin).netloc == request.url.netloc
+    return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
 
 
 _WHY = {"expired": "Your key no longer works (it may have been revoked). Sign in with a current key.",
@@ -226,11 +229,6 @@ def _details(fields: Sequence[Field], record: Mapping[str, Any]) -> list[str]:
     return shown[:5]
 
 
-def _tag(record: Mapping[str, Any]) -> str:
-    """The entity tag of a record in its API shape, as its ETag header gives it."""
-    return f'"{record["version"]}.{uuid.UUID(str(record["id"])).hex}"'
-
-
 def _fix_target(fix: str) -> str | None:
     """The form a finding's fix path names: a record kind's collection, or the deal's account."""
     if fix.startswith("/v1/accounts/"):
@@ -257,7 +255,7 @@ def _record_forms(deal: Opportunity, held: Mapping[str, Any], may_write: bool,
             values, errors = posted[1], posted[2]
         forms[kind.collection] = {
             "kind": kind, "fields": fields, "shown": values, "errors": errors, "choices": _choices(kind, held),
-            "record": record, "if_match": _tag(record) if record else None,
+            "record": record, "if_match": tag_of(record) if record else None,
             "writable": may_write and (deal.status == "open" or deal.status in kind.closed)}
     return forms
 
@@ -350,7 +348,7 @@ def change_account(request: Request, deal_id: uuid.UUID, session: SessionDep, ca
     deal = visible_deal(session, caller, deal_id)
     data, errors = read_form(AccountUpdate, ACCOUNT, form)
     outcome = None if data is None else attempt(session, lambda: update_account_by_id(
-        session, caller, deal.account_id, data.changes(), None))
+        session, caller, deal.account_id, data.changes(), form.get("if_match") or None))
     status = _failed(errors, outcome)
     if status is not None:
         return deal_page(request, session, caller, deal_id, http_status=status,
@@ -442,7 +440,7 @@ def move_deal(request: Request, deal_id: uuid.UUID, session: SessionDep, caller:
 def complete_task(request: Request, task_id: uuid.UUID, session: SessionDep, caller: ConsoleCaller,
                   form: ConsoleForm) -> Response:
     """Mark a task done, as POST /v1/tasks/{id}/complete does; then back to the page the button was on."""
-    outcome = attempt(session, lambda: set_task_done(session, caller, task_id, True))
+    outcome = attempt(session, lambda: set_task_done(session, caller, task_id, True, form.get("if_match") or None))
     if isinstance(outcome, DomainError):
         return problem_page(request, outcome.status, outcome.title, outcome.detail)
     back = safe_next(form.get("next"))

@@ -250,7 +250,8 @@ def deactivate_user(session: Session, caller: Caller, user_id: uuid.UUID) -> Use
         raise Forbidden("An administrator does not deactivate themselves; another administrator does.")
     session.refresh(user, with_for_update=True)  # an assignment to the user waits, then finds them gone
     held = holdings(session, caller.workspace_id, user.handle)
-    maps = sorted(m.system for m in session.scalars(select(SystemMap).where(SystemMap.workspace_id == caller.workspace_id))
+    named = session.scalars(select(SystemMap).where(SystemMap.workspace_id == caller.workspace_id))
+    maps = sorted(m.system for m in named
                   if user.handle in m.owners.values() or m.default_owner == user.handle)
     if maps:
         held["owner_map"] = maps

@@ -9,6 +9,7 @@ from app.identity.auth import CallerDep
 from app.db import SessionDep
 from app.identity.policy import EVERYONE, GuardedRoute, policy
 from app.errors import problem_responses
+from app.etags import IfMatch
 from app.phases.deploy.schemas import TaskKind, TaskRead
 from app.paging import MAX_PAGE, Cursor, Limit
 from app.schemas import Day, Page
@@ -41,13 +42,18 @@ def list_workspace_tasks(
                           next_cursor=next_cursor)
 
 
-@router.post("/{task_id}/complete", openapi_extra=policy(EVERYONE), responses=problem_responses(403, 404, 409, 422))
-def complete_task(task_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> TaskRead:  # type: ignore[valid-type]
-    """Mark a task done: as the user or a member of the team who does it, or as anyone who may change its deal."""
-    return TaskRead.model_validate(service.set_task_done(session, caller, task_id, True))
+@router.post("/{task_id}/complete", openapi_extra=policy(EVERYONE),
+             responses=problem_responses(403, 404, 409, 412, 422))
+def complete_task(task_id: uuid.UUID, session: SessionDep, caller: CallerDep,
+                  if_match: IfMatch = None) -> TaskRead:  # type: ignore[valid-type]
+    """Mark a task done: as the user or a member of the team who does it, or as anyone who may change its deal
+    (If-Match: the task's ETag, as its opportunity's /tasks/{id} gives it)."""
+    return TaskRead.model_validate(service.set_task_done(session, caller, task_id, True, if_match))
 
 
-@router.post("/{task_id}/reopen", openapi_extra=policy(EVERYONE), responses=problem_responses(403, 404, 409, 422))
-def reopen_task(task_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> TaskRead:  # type: ignore[valid-type]
+@router.post("/{task_id}/reopen", openapi_extra=policy(EVERYONE),
+             responses=problem_responses(403, 404, 409, 412, 422))
+def reopen_task(task_id: uuid.UUID, session: SessionDep, caller: CallerDep,
+                if_match: IfMatch = None) -> TaskRead:  # type: ignore[valid-type]
     """Mark a done task not done again, with the same rights as completing it."""
-    return TaskRead.model_validate(service.set_task_done(session, caller, task_id, False))
+    return TaskRead.model_validate(service.set_task_done(session, caller, task_id, False, if_match))

@@ -38,7 +38,8 @@ def list_tasks(session: Session, caller: Caller, *, owner: str | None, accountab
     """Tasks of the opportunities the caller may read, and tasks assigned to the caller or their team, by due date,
     filtered; `accountable` is the deal's owner ("me" for the caller); overdue means open and past its due date."""
     query = (select(Task)
-             .join(Opportunity, (Opportunity.workspace_id == Task.workspace_id) & (Opportunity.id == Task.opportunity_id))
+             .join(Opportunity, (Opportunity.workspace_id == Task.workspace_id)
+                   & (Opportunity.id == Task.opportunity_id))
              .where(Task.workspace_id == caller.workspace_id))
     if caller.role in ("rep", "manager"):  # the other roles read every deal, so every task
         query = query.where(Task.id.in_(_readable(caller)))
@@ -60,7 +61,8 @@ def list_tasks(session: Session, caller: Caller, *, owner: str | None, accountab
     return page(session, query, [Task.due_date, Task.id], limit, cursor)
 
 
-def set_task_done(session: Session, caller: Caller, task_id: uuid.UUID, done: bool) -> Task:
+def set_task_done(session: Session, caller: Caller, task_id: uuid.UUID, done: bool,
+                  if_match: str | None = None) -> Task:
     """Mark a task done (or not done) as the user or team member who does it, or as anyone who may change its
     deal; the deal's version rises and task.completed is sent, as for any record change."""
     task = session.get(Task, (caller.workspace_id, task_id))
@@ -75,4 +77,4 @@ def set_task_done(session: Session, caller: Caller, task_id: uuid.UUID, done: bo
                             "team's, nor on a deal they may change.")
         raise NotFound(f"No task {task_id}.")
     opportunity = lock_opportunity(session, caller, task.opportunity_id, checked=False)
-    return update_locked(session, caller, RECORD_KINDS["tasks"], opportunity, task, {"completed": done})
+    return update_locked(session, caller, RECORD_KINDS["tasks"], opportunity, task, {"completed": done}, if_match)
