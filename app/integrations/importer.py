@@ -90,9 +90,12 @@ def _amount(text: str, minor_units: int) -> int:
     """An amount as a CRM writes it (1,250,000.50 or 1250000.5) in minor units."""
     cleaned = text.replace(",", "").replace(" ", "").replace("\u00a0", "")
     try:
-        return int((Decimal(cleaned) * minor_units).to_integral_value())
+        number = Decimal(cleaned)
     except InvalidOperation:
         raise ValueError(f"value.amount: {text!r} is not a number") from None
+    if not number.is_finite() or number.adjusted() > 15:  # checked before scaling: a huge exponent takes minutes
+        raise ValueError(f"value.amount: {text[:40]!r} is not an amount")
+    return int((number * minor_units).to_integral_value())
 
 
 def _date(text: str, date_format: str | None) -> str:
