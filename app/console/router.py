@@ -31,7 +31,7 @@ from app.console.pages import HERE, STATIC_PATH, attempt, console_router, proble
 from app.db import SessionDep, utcnow
 from app.errors import DomainError, Forbidden, GateBlocked, NotFound, Unauthorized
 from app.etags import etag
-from app.identity.policy import EVERYONE, SELLERS, policy
+from app.identity.policy import EVERYONE, LEADS, SELLERS, policy
 from app.opportunities import service
 from app.opportunities.models import STATUSES, Opportunity
 from app.opportunities.schemas import DisqualifyCode, OpportunityCreate, TransitionRequest
@@ -306,7 +306,7 @@ def deal_page(request: Request, session: Session, caller: Caller, deal_id: uuid.
         tasks=sorted((t for t in tasks if not t["completed_at"]), key=lambda t: (t["due_date"], t["id"])),
         done_tasks=sum(1 for t in tasks if t["completed_at"]), today=utcnow().date().isoformat(),
         entries=entries, later=later, history_cursor=history, saved=saved, may_write=may_write,
-        may_override=caller.role in definition.override_roles, may_reopen=caller.role in ("manager", "admin"),
+        may_override=caller.role in definition.override_roles, may_reopen=caller.role in LEADS,
         disqualify_codes=DisqualifyCode.__args__, currencies=sorted(CURRENCIES))
 
 

@@ -18,7 +18,7 @@ SELLERS = ("rep", "manager", "admin", "integration")  # who writes opportunities
 ADMINS = ("admin",)
 OPS = ("ops", "admin")  # who configures processes
 INTEGRATORS = ("admin", "integration")  # who subscribes to events and reads their feed
-LEADS = ("manager", "admin")  # who hands a leaving user's work over: a manager for their team, an admin anyone's
+LEADS = ("manager", "admin")  # who reopens a closed deal, and hands a leaving user's work over (a manager: their team's)
 
 
 def policy(roles: tuple[str, ...], opportunity: str | None = None) -> dict[str, Any]:

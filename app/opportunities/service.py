@@ -24,7 +24,7 @@ from app.engine.guidance import Guidance, guide
 from app.engine.machine import MoveResult, machine_for
 from app.errors import Conflict, Forbidden, GateBlocked, InvalidInput, NotFound
 from app.etags import check_if_match
-from app.identity.policy import may_assign, visible_owners
+from app.identity.policy import LEADS, may_assign, visible_owners
 from app.metrics import MOVES, OVERRIDES, REFUSALS, on_commit
 from app.opportunities.changes import (Refusal, announce, change_deal, move_deal, note_deal, open_deals, refuse_move,
                                        shown)
@@ -225,7 +225,7 @@ def apply_move(session: Session, caller: Caller, opportunity: Opportunity, defin
                 process_version=definition.version, from_step=opportunity.step, to_step=asked or to,
                 gate_step=refused.extensions["step"], codes=codes, actor=caller.actor, at=now)))
         raise
-    if result.kind == "reopen" and caller.role not in ("manager", "admin"):
+    if result.kind == "reopen" and caller.role not in LEADS:
         raise Forbidden("Only a manager reopens a lost or disqualified opportunity.")
     move_deal(session, opportunity, kind=result.kind, to_step=result.to_step,
               to_phase=definition.step(result.to_step).phase, to_status=result.status, actor=caller.actor, at=now,
