@@ -152,13 +152,15 @@ ORDER BY d.n, r
 """
 
 SEED_QUALIFICATIONS = """
-INSERT INTO qualification (workspace_id, id, opportunity_id, urgency, resources, version, created_at, created_by,
-                           updated_at, updated_by)
-SELECT %(ws)s, pg_temp.bench_id(5, d.n), pg_temp.bench_id(1, d.n),
-       CASE WHEN d.n %% 7 = 0 THEN 'unknown' WHEN d.n %% 7 < 3 THEN 'no' ELSE 'yes' END,
-       CASE WHEN d.n / 7 %% 5 = 0 THEN 'unknown' WHEN d.n / 7 %% 5 = 1 THEN 'no' ELSE 'yes' END,
+INSERT INTO qualification (workspace_id, id, opportunity_id, urgency, resources, answered_at, version, created_at,
+                           created_by, updated_at, updated_by)
+SELECT %(ws)s, pg_temp.bench_id(5, d.n), pg_temp.bench_id(1, d.n), a.urgency, a.resources,
+       CASE WHEN 'unknown' NOT IN (a.urgency, a.resources) THEN d.created + (d.n %% 41) * interval '7 hours' END,
        1, d.created, d.owner, d.created, d.owner
 FROM bench_deal d
+     CROSS JOIN LATERAL (SELECT
+       CASE WHEN d.n %% 7 = 0 THEN 'unknown' WHEN d.n %% 7 < 3 THEN 'no' ELSE 'yes' END AS urgency,
+       CASE WHEN d.n / 7 %% 5 = 0 THEN 'unknown' WHEN d.n / 7 %% 5 = 1 THEN 'no' ELSE 'yes' END AS resources) a
 WHERE (d.k >= 2 OR d.status = 'disqualified') AND d.n %% 5 < 3
 ORDER BY d.n
 """
@@ -294,7 +296,9 @@ FROM holding h FULL JOIN refusing f ON f.code = h.code
 SELECT o.process_key, count(*),
        count(*) FILTER (WHERE q.urgency <> 'unknown' AND q.resources <> 'unknown'),
        count(*) FILTER (WHERE q.urgency = 'yes' AND q.resources = 'yes'),
-       count(*) FILTER (WHERE o.status = 'disqualified')
+       count(*) FILTER (WHERE o.status = 'disqualified'),
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM q.answered_at - o.created_at)::float8),
+       percentile_disc(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM q.answered_at - o.created_at)::float8)
 FROM opportunity o LEFT JOIN qualification q ON q.workspace_id = o.workspace_id AND q.opportunity_id = o.id
 WHERE o.workspace_id = %(ws)s AND o.created_at >= %(since)s AND o.created_at < %(until)s
 GROUP BY o.process_key
@@ -392,7 +396,8 @@ def _from_http(name: str, body: dict[str, Any]) -> list[tuple[Any, ...]]:
         "time-in-step": lambda r: (r["process"], r["step"], r["stays"], r["median_days"], r["p90_days"],
                                    r["open_now"], r["past_p90_now"]),
         "blockers": lambda r: (r["code"], r["open_deals"], r["refusals"], r["refused_deals"]),
-        "qualification": lambda r: (r["process"], r["deals"], r["diagnosed"], r["qualified"], r["disqualified"]),
+        "qualification": lambda r: (r["process"], r["deals"], r["diagnosed"], r["qualified"], r["disqualified"],
+                                    r["qualify_days_median"], r["qualify_days_p90"]),
         "overrides": lambda r: (r["actor"], r["code"], r["overrides"], r["deals"]),
         "outcomes": lambda r: (r["process"], r["won"], r["lost"], r["disqualified"], r["won_cycle_median_days"],
                                r["won_cycle_p90_days"]),
@@ -414,6 +419,8 @@ def _from_sql(name: str, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         found = [(p, s, n, _days(median), _days(p90), now, past) for p, s, n, median, p90, now, past in rows]
     elif name == "outcomes":
         found = [(p, w, lo, d, _days(median), _days(p90)) for p, w, lo, d, median, p90 in rows]
+    elif name == "qualification":
+        found = [(p, n, dx, qd, dq, _days(median), _days(p90)) for p, n, dx, qd, dq, median, p90 in rows]
     elif name == "blockers":
         found = [(code, deals, n, refused) for code, _, deals, n, refused in rows if code is not None]
         found.append(("(not judged yet)", next((unjudged for code, unjudged, *_ in rows if code is None), 0)))

@@ -212,7 +212,10 @@ def test_data_written_at_every_revision_survives_the_upgrade_and_serves(backend:
             with engine.connect() as connection:
                 linked = connection.execute(text("SELECT a.name, a.industry FROM opportunity o JOIN account a ON "
                                                  "a.workspace_id = o.workspace_id AND a.id = o.account_id")).one()
+                answered = connection.execute(text("SELECT answered_at, updated_at FROM qualification")).one()
             assert tuple(linked) == (embedded["account_name"], embedded["account_industry"])
+            # Both answered before 0017: its last write is the best moment known of the answers.
+            assert answered[0] is not None and answered[0] == answered[1]
 
             app = create_app(Settings(database_url=url))
             client = TestClient(app, headers={"Authorization": f"Bearer {key}"})
@@ -227,6 +230,13 @@ def test_data_written_at_every_revision_survives_the_upgrade_and_serves(backend:
             command.downgrade(config, revisions[-2])
             command.upgrade(config, "head")
             _assert_kept(engine, {name: row for name, row in written.items() if name != "opportunity"})
+
+            command.downgrade(config, "0016")
+            with engine.begin() as connection:
+                connection.execute(text("UPDATE qualification SET resources = 'unknown'"))
+            command.upgrade(config, "head")
+            with engine.connect() as connection:  # a question still open before 0017: not answered yet
+                assert connection.execute(text("SELECT answered_at FROM qualification")).scalar_one() is None
         finally:
             engine.dispose()
 

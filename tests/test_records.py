@@ -1,5 +1,6 @@
-"""Problems and stakeholders: create, list, read, change, delete, under their opportunity."""
+"""Problems, stakeholders and the qualification: create, list, read, change, delete, under their opportunity."""
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -85,3 +86,34 @@ def test_no_record_field_that_must_hold_a_value_can_be_nulled(client: TestClient
             target += "/01930000-0000-7000-8000-000000000000"
         response = client.patch(target, json={field: None})
         assert response.status_code == 422, (kind.collection, field, response.text)
+
+
+def test_a_qualification_notes_when_urgency_and_resources_came_to_be_answered(
+        client: TestClient, opportunity: dict[str, Any]) -> None:
+    url = f"/v1/opportunities/{opportunity['id']}/qualification"
+    started = client.put(url, json={"urgency": "yes", "compelling_event": "Regulator deadline",
+                                    "resources": "unknown"})
+    assert started.status_code == 201, started.text
+    assert started.json()["answered_at"] is None  # one question still open
+    answered = client.patch(url, json={"resources": "no"}).json()
+    assert answered["answered_at"] == answered["updated_at"]  # the moment of the write that answered the last one
+    for edit in ({"resources_evidence": "The CFO froze every budget"}, {"urgency": "no"},
+                 {"urgency": "no", "resources": "no", "urgency_evidence": "Deadline moved to 2029"}):
+        edited = client.patch(url, json=edit).json()
+        assert edited["version"] > answered["version"]
+        assert datetime.fromisoformat(edited["updated_at"]) > datetime.fromisoformat(answered["updated_at"])
+        assert edited["answered_at"] == answered["answered_at"], edit  # still answered: when stays
+    replaced = client.put(url, json={"urgency": "yes", "compelling_event": "Regulator deadline", "resources": "yes"})
+    assert replaced.status_code == 200 and replaced.json()["answered_at"] == answered["answered_at"]
+    reopened = client.patch(url, json={"urgency": "unknown"}).json()
+    assert reopened["answered_at"] is None  # a question open again
+    again = client.patch(url, json={"urgency": "yes"}).json()
+    assert again["answered_at"] == again["updated_at"]
+    assert datetime.fromisoformat(again["answered_at"]) > datetime.fromisoformat(answered["answered_at"])
+    assert client.get(url).json()["answered_at"] == again["answered_at"]
+    refused = client.patch(url, json={"answered_at": "2026-01-01T00:00:00Z"})
+    assert refused.status_code == 422 and client.get(url).json() == again  # the service sets it, never a client
+
+    other = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
+    at_once = client.put(f"/v1/opportunities/{other}/qualification", json={"urgency": "no", "resources": "yes"})
+    assert at_once.status_code == 201 and at_once.json()["answered_at"] == at_once.json()["created_at"]

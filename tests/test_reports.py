@@ -98,7 +98,8 @@ def _walk(rng: random.Random, admin: TestClient, owner: TestClient, oid: str) ->
 
 def _spread(app: FastAPI, rng: random.Random) -> None:
     """Each deal's entries spread from a start up to 150 days ago, days apart; its dates follow them as the app
-    keeps them (the step's start moves with the step, not with a reopening)."""
+    keeps them (the step's start moves with the step, not with a reopening); an answered qualification was answered
+    up to 18 days after the deal's creation."""
     now = datetime.now(UTC)
     with app.state.database.writer() as session:
         entries: dict[uuid.UUID, list[HistoryEntry]] = defaultdict(list)
@@ -116,6 +117,10 @@ def _spread(app: FastAPI, rng: random.Random) -> None:
             if rng.random() < 0.1:
                 values["blocking"] = None  # judged before the deal kept its codes
             session.execute(update(Opportunity).where(Opportunity.id == deal.id).values(**values))
+            answered = created + timedelta(days=rng.uniform(0, 18), seconds=rng.randrange(60))
+            session.execute(update(Qualification).where(Qualification.opportunity_id == deal.id,
+                                                        Qualification.answered_at.is_not(None))
+                            .values(answered_at=answered))
         for refusal in session.scalars(select(MoveRefusal)):
             session.execute(update(MoveRefusal).where(MoveRefusal.id == refusal.id)
                             .values(at=now - timedelta(days=rng.uniform(0, 150))))
@@ -133,7 +138,8 @@ class Data:
             self.deals = rows(Opportunity)
             self.entries = rows(HistoryEntry, HistoryEntry.opportunity_id, HistoryEntry.seq)
             self.refusals = rows(MoveRefusal)
-            self.qualified = {q["opportunity_id"]: (q["urgency"], q["resources"]) for q in rows(Qualification)}
+            self.qualified = {q["opportunity_id"]: (q["urgency"], q["resources"], q["answered_at"])
+                              for q in rows(Qualification)}
 
 
 def _row(row: Any, model: Any) -> dict[str, Any]:
@@ -245,18 +251,25 @@ def expected(name: str, data: Data, who: str, filters: dict[str, str], now: date
                  "refused_deals": refused_deals.get(code, 0)} for code in holding.keys() | refusing.keys()]
     elif name == "qualification":
         by_process: dict[str, Counter[str]] = defaultdict(Counter)
+        waited: dict[str, list[float]] = defaultdict(list)
         for d in deals.values():
             if within(d["created_at"]):
-                urgency, resources = data.qualified.get(d["id"], ("unknown", "unknown"))
+                urgency, resources, answered_at = data.qualified.get(d["id"], ("unknown", "unknown", None))
+                assert (answered_at is not None) == ("unknown" not in (urgency, resources))
                 c = by_process[d["process_key"]]
                 c["deals"] += 1
                 c["diagnosed"] += "unknown" not in (urgency, resources)
                 c["qualified"] += (urgency, resources) == ("yes", "yes")
                 c["disqualified"] += d["status"] == "disqualified"
+                if answered_at is not None:
+                    waited[d["process_key"]].append((answered_at - d["created_at"]).total_seconds())
         rows = [{"process": p, "deals": c["deals"], "diagnosed": c["diagnosed"], "qualified": c["qualified"],
                  "qualified_share": _share(c["qualified"], c["diagnosed"]), "disqualified": c["disqualified"],
                  "disqualified_share": _share(c["disqualified"], c["deals"]), "expected_low": 0.2,
-                 "expected_high": 0.3} for p, c in by_process.items()]
+                 "expected_high": 0.3,
+                 "qualify_days_median": _days(_rank(waited[p], 0.5)) if waited[p] else None,
+                 "qualify_days_p90": _days(_rank(waited[p], 0.9)) if waited[p] else None}
+                for p, c in by_process.items()]
     elif name == "overrides":
         done = [(e["actor"], code, e["opportunity_id"]) for history in entries.values() for e in history
                 if within(e["at"]) for code in (e["overridden"] or [])]
@@ -375,6 +388,7 @@ def test_every_report_figure_equals_an_independent_computation(app: FastAPI, wor
             sources |= {row["source"] for row in body["rows"] if name == "forecast"}
     assert sources == {"history", "default"}  # learned where 20 closed deals stood in the step, else the default
     admin = TestClient(app, headers=workplace.as_user("admin"))
+    assert all(row["qualify_days_p90"] for row in _check(admin, "qualification", data, "admin", {})["rows"])
     few = _check(admin, "stale", data, "admin", {}, days=5, limit=3)
     assert len(few["rows"]) == 3 < few["totals"]["stale_deals"]
 
@@ -440,3 +454,54 @@ def test_a_report_past_its_time_is_refused_not_left_running(backend: str, app: F
         hurried.state.database.dispose()
     assert slow.status_code == 503 and slow.headers["content-type"] == "application/problem+json"
     assert "DEALGATE_REPORT_TIMEOUT_SECONDS" in slow.json()["detail"]
+
+
+def test_time_to_qualify_is_the_median_and_90th_percentile_of_the_answered_deals(
+        app: FastAPI, workplace: Workplace) -> None:
+    rep = TestClient(app, headers=workplace.as_user("rep.alex"))
+    under = lambda oid: f"/v1/opportunities/{oid}/qualification"  # noqa: E731
+    waits = [0.5, 1, 2, 3, 5, 8, 13, 21, 34, 55]  # days: nearest rank gives 5 and 34 (interpolation 6.5 and 36.1)
+    timed = []
+    for number, days in enumerate(waits):
+        oid = rep.post("/v1/opportunities", json={**WATER_DEAL, "name": f"Answered {number}"}).json()["id"]
+        assert rep.put(under(oid), json={"urgency": ("yes", "no")[number % 2], "resources": "no"}).status_code == 201
+        timed.append((oid, days))
+    half = rep.post("/v1/opportunities", json={**WATER_DEAL, "name": "Half answered"}).json()["id"]
+    assert rep.put(under(half), json={"urgency": "yes", "resources": "unknown"}).status_code == 201
+    sam = TestClient(app, headers=workplace.as_user("rep.sam"))
+    unasked = sam.post("/v1/opportunities", json={**WATER_DEAL, "name": "Not asked yet"}).json()["id"]
+    unanswered = [half, unasked]
+    reopened = rep.post("/v1/opportunities", json={**WATER_DEAL, "name": "Answered, then open again"}).json()["id"]
+    assert rep.put(under(reopened), json={"urgency": "no", "resources": "no"}).status_code == 201
+    assert rep.patch(under(reopened), json={"resources": "unknown"}).json()["answered_at"] is None
+    unanswered.append(reopened)
+    earlier = rep.post("/v1/opportunities", json={**WATER_DEAL, "name": "Created before the period"}).json()["id"]
+    assert rep.put(under(earlier), json={"urgency": "yes", "resources": "yes"}).status_code == 201
+
+    start = datetime.combine(date.today() - timedelta(days=80), time(9), UTC)
+    with app.state.database.writer() as session:
+        for oid, days in timed:
+            session.execute(update(Opportunity).where(Opportunity.id == uuid.UUID(oid)).values(created_at=start))
+            session.execute(update(Qualification).where(Qualification.opportunity_id == uuid.UUID(oid))
+                            .values(answered_at=start + timedelta(days=days)))
+        for oid in unanswered:
+            session.execute(update(Opportunity).where(Opportunity.id == uuid.UUID(oid)).values(created_at=start))
+        session.execute(update(Opportunity).where(Opportunity.id == uuid.UUID(earlier))
+                        .values(created_at=start - timedelta(days=30)))
+        session.execute(update(Qualification).where(Qualification.opportunity_id == uuid.UUID(earlier))
+                        .values(answered_at=start - timedelta(days=30) + timedelta(hours=1)))
+        session.commit()
+
+    admin = TestClient(app, headers=workplace.as_user("admin"))
+    period = {"since": (start.date() - timedelta(days=1)).isoformat(), "until": date.today().isoformat()}
+    [row] = admin.get("/v1/reports/qualification", params=period).json()["rows"]
+    assert (row["deals"], row["diagnosed"]) == (13, 10)  # the three open ones count as deals, not in the figures
+    assert (row["qualify_days_median"], row["qualify_days_p90"]) == (5.0, 34.0)
+    [line] = csv.DictReader(io.StringIO(admin.get("/v1/reports/qualification", params=period,
+                                                  headers={"Accept": "text/csv"}).text))
+    assert (line["qualify_days_median"], line["qualify_days_p90"]) == ("5.0", "34.0")
+    [alone] = admin.get("/v1/reports/qualification", params={**period, "since": (start.date() - timedelta(
+        days=31)).isoformat(), "until": (start.date() - timedelta(days=29)).isoformat()}).json()["rows"]
+    assert (alone["deals"], alone["qualify_days_median"], alone["qualify_days_p90"]) == (1, 0.04, 0.04)  # an hour
+    [none] = admin.get("/v1/reports/qualification", params={**period, "owner": "rep.sam"}).json()["rows"]
+    assert (none["deals"], none["qualify_days_median"], none["qualify_days_p90"]) == (1, None, None)

@@ -74,8 +74,8 @@ class OpportunityRecord(Tracked):
             *cls.extra_table_args,
         )
 
-    def apply(self, changes: Mapping[str, Any], actor: str) -> None:
-        """Set the fields a client sent."""
+    def apply(self, changes: Mapping[str, Any], actor: str, at: datetime) -> None:
+        """Set the fields a client sent, in a write made at `at`."""
         for name, value in changes.items():
             setattr(self, name, value)
 
@@ -373,7 +373,7 @@ def new_record(caller: Caller, kind: RecordKind, opportunity: Any, values: Mappi
     now = utcnow()
     record = new_row(kind.model, workspace_id=caller.workspace_id, id=uuid7(), opportunity_id=opportunity.id,
                      version=1, created_at=now, created_by=caller.actor, updated_at=now, updated_by=caller.actor)
-    record.apply(values, caller.actor)
+    record.apply(values, caller.actor, now)
     record.fill_defaults(opportunity)
     if external_ids:
         record.add_external_ids(external_ids)
@@ -432,10 +432,10 @@ def _update(session: Session, caller: Caller, kind: RecordKind, opportunity: Any
     check_if_match(record, if_match, required=caller.require_if_match)
     _check_references(session, caller, kind, opportunity.id, changes)
     before = _shown(kind, opportunity, record.id) if snapshot_records(opportunity, kind)[0] else None
-    record.apply(changes, caller.actor)
+    now = utcnow()
+    record.apply(changes, caller.actor, now)
     record.fill_defaults(opportunity)  # a field set to null takes its default again
     if session.is_modified(record):  # a change that changes nothing keeps the version
-        now = utcnow()
         record.touch(caller.actor, now)
         change_deal(session, opportunity, caller.actor, now)
         refresh_snapshot(session, kind, opportunity)

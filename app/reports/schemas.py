@@ -99,6 +99,10 @@ class QualificationRow(BaseModel):
     disqualified_share: Share = Field(description="disqualified / deals.")
     expected_low: float = 0.2
     expected_high: float = 0.3
+    qualify_days_median: float | None = Field(description=(
+        "Of the deals whose urgency and resources are both answered, the median (nearest rank) of the days from the "
+        "deal's creation to its qualification's answered_at; null when none is."))
+    qualify_days_p90: float | None = Field(description="The 90th percentile (nearest rank) of the same days.")
 
 
 class OverrideRow(BaseModel):

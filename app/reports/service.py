@@ -253,17 +253,24 @@ def blockers(session: Session, scope: Scope) -> tuple[list[BlockerRow], dict[str
 
 def qualification(session: Session, scope: Scope) -> list[QualificationRow]:
     """Go for the no, for the deals created in the period: how many have both urgency and resources, and how many
-    were disqualified, against the 20-30% the method expects to qualify."""
+    were disqualified, against the 20-30% the method expects to qualify; and, of those answered, the median and 90th
+    percentile of the days from the deal's creation to its qualification's answers (answered_at)."""
     q = Qualification
-    answered = and_(q.urgency != "unknown", q.resources != "unknown")
+    created = (select(O.process_key, O.status, q.urgency, q.resources, q.answered_at.is_not(None).label("timed"),
+                      seconds_between(q.answered_at, O.created_at).label("seconds"))
+               .outerjoin(q, and_(q.workspace_id == scope.workspace_id, q.opportunity_id == O.id))
+               .where(*scope.deals(), *scope.period(O.created_at)))
+    deal = ranked(created, ["process_key", "timed"], "seconds", scope.dialect)
+    urgency, resources, timed = deal.c.urgency, deal.c.resources, deal.c.timed
     rows = session.execute(
-        select(O.process_key, func.count(), _count(answered), _count(and_(q.urgency == "yes", q.resources == "yes")),
-               _count(O.status == "disqualified"))
-        .outerjoin(q, and_(q.workspace_id == scope.workspace_id, q.opportunity_id == O.id))
-        .where(*scope.deals(), *scope.period(O.created_at))
-        .group_by(O.process_key).order_by(O.process_key)).all()
+        select(deal.c.process_key, func.count(), _count(and_(urgency != "unknown", resources != "unknown")),
+               _count(and_(urgency == "yes", resources == "yes")), _count(deal.c.status == "disqualified"),
+               nearest_rank(deal, "seconds", 5, scope.dialect, timed),
+               nearest_rank(deal, "seconds", 9, scope.dialect, timed))
+        .group_by(deal.c.process_key).order_by(deal.c.process_key)).all()
     return [QualificationRow(process=p, deals=n, diagnosed=dx, qualified=qd, qualified_share=_share(qd, dx),
-                             disqualified=dq, disqualified_share=_share(dq, n)) for p, n, dx, qd, dq in rows]
+                             disqualified=dq, disqualified_share=_share(dq, n), qualify_days_median=_days(median),
+                             qualify_days_p90=_days(p90)) for p, n, dx, qd, dq, median, p90 in rows]
 
 
 def overrides(session: Session, scope: Scope) -> list[OverrideRow]:

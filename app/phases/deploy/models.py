@@ -8,7 +8,7 @@ from typing import Any, get_args
 from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKeyConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UTCDateTime, utcnow
+from app.db import Base, UTCDateTime
 from app.errors import InvalidInput
 from app.phases.deploy.schemas import TaskKind
 from app.phases.records import MoneyColumns, OpportunityRecord, UUIDList
@@ -43,11 +43,11 @@ class Objection(OpportunityRecord, Base):
     underlying: Mapped[str | None] = mapped_column(Text)
     resolution: Mapped[str | None] = mapped_column(Text)
 
-    def apply(self, changes: Mapping[str, Any], actor: str) -> None:
+    def apply(self, changes: Mapping[str, Any], actor: str, at: datetime) -> None:
         """Set fields, keeping the objection's path: open, qualified (what lies beneath it), then
         resolved (how) or withdrawn."""
         before = self.status
-        super().apply(changes, actor)
+        super().apply(changes, actor, at)
         if self.status == "resolved" and before == "open":
             self._refuse("/status", "qualify the objection (say what lies beneath it) before resolving it")
         if self.status in ("qualified", "resolved") and not self.underlying:
@@ -121,13 +121,13 @@ class Task(OpportunityRecord, Base):
         """Whether the task is done."""
         return self.completed_at is not None
 
-    def apply(self, changes: Mapping[str, Any], actor: str) -> None:
+    def apply(self, changes: Mapping[str, Any], actor: str, at: datetime) -> None:
         """Set fields; marking a task completed records who completed it and when."""
         changes = dict(changes)
         completed = changes.pop("completed", None)
-        super().apply(changes, actor)
+        super().apply(changes, actor, at)
         if completed is True and self.completed_at is None:
-            self.completed_at, self.completed_by = utcnow(), actor
+            self.completed_at, self.completed_by = at, actor
         elif completed is False:
             self.completed_at = self.completed_by = None
 

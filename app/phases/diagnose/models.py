@@ -1,6 +1,7 @@
 """Stored Diagnose records: the customer's problems and the qualification."""
 
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -89,4 +90,13 @@ class Qualification(OpportunityRecord, Base):
     budget_available_amount: Mapped[int | None] = mapped_column(BigInteger)
     budget_available_currency: Mapped[str | None] = mapped_column(String(3))
     resources_evidence: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     budget_available = MoneyColumns()
+
+    def apply(self, changes: Mapping[str, Any], actor: str, at: datetime) -> None:
+        """Set fields; answered_at is when a write answered urgency and resources both, none while one is unknown."""
+        super().apply(changes, actor, at)
+        if "unknown" in (self.urgency, self.resources):
+            self.answered_at = None
+        elif self.answered_at is None:
+            self.answered_at = at

@@ -1,6 +1,7 @@
 """API shapes of the Diagnose records."""
 
 import uuid
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field, StrictBool
@@ -83,4 +84,8 @@ class QualificationCreate(Input):
 
 
 ProblemUpdate = patch_of(ProblemCreate)
-QualificationUpdate, QualificationRead = patch_of(QualificationCreate), read_of(QualificationCreate)
+QualificationUpdate = patch_of(QualificationCreate)
+QualificationRead = read_of(QualificationCreate, answered_at=(datetime | None, Field(description=(
+    "When urgency and resources came to be both answered (yes or no): the moment of the write that answered the "
+    "last of them, kept by later writes while both stay answered, null while either is unknown. Set by the "
+    "service, never sent."))))
