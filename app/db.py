@@ -94,17 +94,33 @@ class Tracked:
 
 RowT = TypeVar("RowT")
 _CHANGED = "changed"  # the session's rows changed in its current transaction, by id
+_JUDGED = "judged"  # the ids of those whose last change was written with what is judged of it (see mark_judged)
 
 
 def first_change(row: Any) -> bool:
     """Note the row as changed in its session's transaction; False when it already was."""
     session = object_session(row)
     assert session is not None, "a change is made to a row of a session"
+    session.info.get(_JUDGED, set()).discard(id(row))  # this change is judged afresh
     changed = session.info.setdefault(_CHANGED, {})
     if id(row) in changed:
         return False
     changed[id(row)] = row  # held, so its id is not reused within the transaction
     return True
+
+
+def mark_judged(row: Any) -> None:
+    """Note that the row's change was written with what is judged of it (a deal's blocking codes), until the
+    next change to it in the transaction."""
+    session = object_session(row)
+    assert session is not None and id(row) in session.info.get(_CHANGED, {}), "a changed row is judged"
+    session.info.setdefault(_JUDGED, set()).add(id(row))
+
+
+def is_judged(row: Any) -> bool:
+    """Whether the row's last change in its session's transaction was written with what is judged of it."""
+    session = object_session(row)
+    return session is not None and id(row) in session.info.get(_JUDGED, ())
 
 
 def changed_rows(session: Session, model: type[RowT]) -> list[RowT]:
@@ -167,12 +183,12 @@ def store_new(session: Session, rows: Iterable[Any]) -> None:
 @contextmanager
 def savepoint(session: Session) -> Iterator[None]:
     """A part of the transaction that rolls back alone; the rows it changed are versioned afresh after it."""
-    changed = dict(session.info.get(_CHANGED, {}))
+    changed, judged = dict(session.info.get(_CHANGED, {})), set(session.info.get(_JUDGED, ()))
     try:
         with session.begin_nested():
             yield
     except BaseException:
-        session.info[_CHANGED] = changed
+        session.info[_CHANGED], session.info[_JUDGED] = changed, judged
         raise
 
 
@@ -181,6 +197,7 @@ def _forget_changes(session: Session, transaction: Any) -> None:
     """A new transaction versions its changes afresh, however long the session lives."""
     if transaction.parent is None:
         session.info.pop(_CHANGED, None)
+        session.info.pop(_JUDGED, None)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -236,12 +253,11 @@ class WriteLock:
 class Database:
     """One engine and two session factories: reads, and writes that lock early."""
 
-    def __init__(self, url: str, **engine_options: Any) -> None:
+    def __init__(self, url: str, connections: int = 10) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        if not self.is_sqlite:
-            engine_options.setdefault("pool_size", 10)
-            engine_options.setdefault("max_overflow", 20)
+        # As many connections as requests run at once, none opened and closed per request (PostgreSQL).
+        engine_options = {} if self.is_sqlite else {"pool_size": connections, "max_overflow": 0}
         # A failed statement's values stay out of error messages and logs: they may hold a secret.
         self.engine = create_engine(url, hide_parameters=True, **engine_options)
         if self.is_sqlite:

@@ -26,6 +26,8 @@ def log_config(level: str) -> dict[str, Any]:
             "uvicorn": {"level": level.upper(), "handlers": ["stderr"], "propagate": False},
             "httpx2": {"level": "WARNING"},  # the worker logs each delivery itself
             "alembic": {"level": "WARNING"},
+            # The state machine library says each state a deal leaves and enters; the history says it once.
+            "transitions": {"level": "WARNING"},
         },
         "root": {"level": level.upper(), "handlers": ["stderr"]},
     }

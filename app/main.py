@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -141,6 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The server relays the outbox with a worker it starts beside itself, unless `dealgate worker`
         # processes do it (DEALGATE_SERVER_WORKER=false).
         worker = Beside(settings) if settings.server_worker else None
+        # Sync endpoints run in threads, as many at once as there are database connections.
+        to_thread.current_default_thread_limiter().total_tokens = settings.database_connections
         yield
         if worker is not None:
             worker.stop()
@@ -152,8 +155,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="dealgate", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   generate_unique_id_function=_operation_id, docs_url=None, redoc_url=None)
     app.state.settings = settings
-    app.state.database = Database(settings.database_url)
-    app.state.report_database = (Database(settings.report_database_url) if settings.report_database_url
+    app.state.database = Database(settings.database_url, settings.database_connections)
+    app.state.report_database = (Database(settings.report_database_url, settings.database_connections)
+                                 if settings.report_database_url
                                  else app.state.database)
     app.state.keys = KeyCache(ttl=settings.key_cache_seconds)
     app.state.cache_sizes = lambda: {"process_versions": len(PUBLISHED), "state_machines": len(MACHINES),

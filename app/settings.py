@@ -15,6 +15,9 @@ class Settings(BaseSettings):
 
     database_url: str = Field("sqlite:///./dealgate.db", description=(
         "SQLite file, or PostgreSQL as `postgresql+psycopg://user@host:5432/db`"))
+    database_connections: int = Field(40, ge=1, le=1_000, description=(
+        "requests a server process runs at once, each on its own database connection, kept open once made; more "
+        "wait their turn. On PostgreSQL, keep it times the processes (and a replica's own) under `max_connections`"))
     max_body_bytes: int = Field(1_048_576, description="larger request bodies are refused with 413")
     max_records_per_kind: int = Field(200, description=(
         "records of one kind one deal may hold (stakeholders, problems, ...); one more is refused with 422 "

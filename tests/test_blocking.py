@@ -5,14 +5,22 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import datetime
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from app.identity.keys import split_key
+from app.identity.service import recognise
+from app.opportunities.lookup import lock_opportunity
 from app.opportunities.models import Opportunity
+from app.opportunities.service import apply_move
+from app.phases.catalog import RECORD_KINDS
+from app.phases.records import create_record
+from app.processes.service import get_definition
 from tests.conftest import QUANTIFIED_PROBLEM, WATER_DEAL, Workplace, move
-from tests.method import STEPS, post, prepare
+from tests.method import EARLIER, STEPS, post, prepare
 from tests.test_integrations import DEAL, MAPS
 from tests.test_processes import default_spec, with_gate_rule
 
@@ -123,3 +131,24 @@ def test_a_change_to_an_account_judges_its_open_deals_again(app: FastAPI, client
                            headers={"If-Match": client.get(account).headers["etag"]})
     assert changed.status_code == 200, changed.text
     assert "discover.industry_known" not in _agrees(app, client, deal["id"])
+
+
+def test_a_move_keeps_its_codes_and_a_later_change_in_its_transaction_is_judged_again(
+        app: FastAPI, client: TestClient, workplace: Workplace) -> None:
+    """A move writes the codes of the moved deal with it; a change after the move, in the same transaction (no
+    route makes one yet: a move is the last change of each), has them judged again before it commits."""
+    oid = client.post("/v1/opportunities", json=WATER_DEAL).json()["id"]
+    ids = prepare(client, oid, "opening")
+    database = app.state.database
+    with database.writer() as session:
+        prefix, _ = split_key(workplace.keys["rep.alex"])
+        caller = recognise(session, prefix).caller
+        deal = lock_opportunity(session, caller, uuid.UUID(oid))
+        definition = get_definition(session, caller.workspace_id, deal.process_key, deal.process_version)
+        apply_move(session, caller, deal, definition, to="opening", reason=None, reason_code=None)
+        assert deal.blocking == ["opening.first_meeting_logged"]  # written with the move
+        create_record(session, caller, RECORD_KINDS["activities"], deal.id, {
+            "kind": "meeting", "occurred_at": datetime.fromisoformat(EARLIER), "purpose_agreed": "Diagnosis",
+            "attendee_ids": [uuid.UUID(ids["buyer"])], "minutes_agreed": 60})
+        session.commit()
+    assert _agrees(app, client, oid) == []  # the meeting meets the gate into questioning

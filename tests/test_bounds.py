@@ -3,16 +3,19 @@ and the caches of compiled versions."""
 
 import copy
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from app.db import exclusive
 from app.engine.machine import MACHINES
+from app.main import create_app
 from app.processes.service import PUBLISHED, default_process
-from app.settings import get_settings
+from app.settings import Settings, get_settings
 from tests.conftest import ECONOMIC_BUYER, WATER_DEAL, Workplace, dump, move
 from tests.method import EARLIER, post, prepare
 
@@ -140,3 +143,19 @@ def test_compiled_versions_and_machines_are_kept_up_to_a_bound(app: FastAPI, cli
         assert client.get(f"{OPPORTUNITIES}/{oid}/gates/opening").status_code == 200
         assert move(client, oid, "lost", reason="test").status_code == 200
         assert len(PUBLISHED) <= 2 and len(MACHINES) <= 2
+
+
+def test_a_server_process_keeps_as_many_connections_as_requests_it_runs_at_once(app: FastAPI,
+                                                                                workplace: Workplace) -> None:
+    """With DEALGATE_DATABASE_CONNECTIONS=3, two dozen requests at once take turns on three connections, opened once
+    and kept (PostgreSQL): none is opened and closed per request, and none waits for a connection."""
+    url = app.state.settings.database_url
+    if not url.startswith("postgresql"):
+        pytest.skip("SQLite opens a file, not a connection to a server")
+    served = create_app(Settings(database_url=url, server_worker=False, database_connections=3))
+    opened: list[int] = []
+    event.listen(served.state.database.engine, "connect", lambda *_: opened.append(1))
+    with TestClient(served, headers=workplace.as_user("rep.alex")) as client, ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda _: client.get("/v1/opportunities").status_code, range(48)))
+    assert answers == [200] * 48
+    assert 1 <= len(opened) <= 3

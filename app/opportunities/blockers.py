@@ -4,19 +4,22 @@ Every change to a deal goes through app.opportunities.changes, which notes the d
 transaction (a change to an account notes the account, a complaint recorded or changed notes the complaint);
 before that transaction commits, the gate into the next step of each changed deal, and of each open deal of an
 account changed or complained of, is judged on what the deal holds then, and its blocking requirement codes are
-stored on it, so "what holds open deals now" is a query over one column. A rule that reads `now` is judged as of
+stored on it, so "what holds open deals now" is a query over one column. A move is judged as it is written, in
+its own statement, and judged again only if the deal changes after it. A rule that reads `now` is judged as of
 the deal's last change.
 """
 
 from contextlib import nullcontext
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import bindparam, event, inspect, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import Account
 from app.accounts.complaints import Complaint
-from app.db import Database, changed_rows, utcnow
+from app.db import Database, changed_rows, is_judged, utcnow
+from app.errors import Conflict
 from app.engine.gates import evaluate_gate
 from app.identity.models import Workspace
 from app.opportunities.document import facts_of
@@ -38,19 +41,33 @@ def blocking_codes(session: Session, opportunity: Opportunity) -> list[str] | No
     return sorted({finding.code for finding in gate.unmet if finding.severity == "block"})
 
 
+# Built once: the codes are written by a plain statement, not a unit-of-work flush of the deal.
+_DEAL = Opportunity.__table__
+_KEEP = (update(_DEAL)
+         .where(_DEAL.c.workspace_id == bindparam("workspace_id_"), _DEAL.c.id == bindparam("id_"),
+                _DEAL.c.version == bindparam("version_"))
+         .values(blocking=bindparam("blocking")))
+
+
 @event.listens_for(Session, "before_commit")
 def _keep_blocking(session: Session) -> None:
+    session.flush()  # each deal's change is written first, at the version its codes are kept for
     for deal in _to_judge(session):
         codes = blocking_codes(session, deal)
-        if codes != deal.blocking:
-            deal.blocking = codes  # written by the commit's flush, with the rest of the deal's change
+        if codes == deal.blocking:
+            continue
+        kept = session.execute(_KEEP, {"workspace_id_": deal.workspace_id, "id_": deal.id,
+                                       "version_": deal.version, "blocking": codes})
+        if kept.rowcount != 1:  # a deal of a changed account, changed meanwhile by another transaction
+            raise Conflict(f"Opportunity {deal.id} changed while this change was judging it; retry.")
+        set_committed_value(deal, "blocking", codes)
 
 
 def _to_judge(session: Session) -> list[Opportunity]:
     """The deals the transaction changed, and the open deals of the accounts it changed or recorded or changed a
     complaint of (gates read the account's industry and size, and its complaints not yet verified)."""
     deals = {id(deal): deal for deal in changed_rows(session, Opportunity)
-             if not (inspect(deal).deleted or inspect(deal).was_deleted)}
+             if not (inspect(deal).deleted or inspect(deal).was_deleted or is_judged(deal))}
     accounts = {(account.workspace_id, account.id) for account in changed_rows(session, Account)} | {
         (complaint.workspace_id, complaint.account_id) for complaint in changed_rows(session, Complaint)}
     for workspace_id in {workspace_id for workspace_id, _ in accounts}:

@@ -6,7 +6,7 @@ sends nothing, and a committed one always sends its events.
 """
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from uuid6 import uuid7
 
-from app.db import first_change, store_new
+from app.db import first_change, mark_judged, store_new
 from app.engine.definition import OUTCOMES
 from app.errors import Conflict
 from app.opportunities.models import HistoryEntry, MoveRefusal, Opportunity
@@ -55,7 +55,8 @@ _MOVE = (update(_OPPORTUNITY)
          .values({name: bindparam(name) for name in ("step", "phase", "status", "outcome_reason_code",
                                                      "outcome_reason", "lost_to_id", "version", "updated_at",
                                                      "updated_by", "step_entered_at", "snoozed_until",
-                                                     "snooze_reason", "follow_up_done_at", "follow_up_done_by")}))
+                                                     "snooze_reason", "follow_up_done_at", "follow_up_done_by",
+                                                     "blocking")}))
 _RECORD_MOVE = insert(HistoryEntry.__table__)
 
 
@@ -88,9 +89,10 @@ def change_deal(session: Session, opportunity: Opportunity, actor: str, at: date
 def move_deal(session: Session, opportunity: Opportunity, *, kind: str, to_step: str, to_phase: str,
               to_status: str, actor: str, at: datetime, reason: str | None, reason_code: str | None,
               gates: list[dict[str, Any]], overridden: tuple[str, ...], override: str | None,
-              lost_to_id: uuid.UUID | None = None) -> None:
-    """Move the deal: its new place and version, the history entry of the move, and its events. A move always
-    makes a version of its own, even after another change to the deal in the same transaction."""
+              blocking: Callable[[Opportunity], list[str] | None], lost_to_id: uuid.UUID | None = None) -> None:
+    """Move the deal: its new place and version, with what holds it at its next gate (`blocking` judges the moved
+    deal), the history entry of the move, and its events. A move always makes a version of its own, even after
+    another change to the deal in the same transaction."""
     if not first_change(opportunity):
         session.flush()  # the change before it is written first: the move is a version of its own
     closed = to_status in OUTCOMES
@@ -110,13 +112,17 @@ def move_deal(session: Session, opportunity: Opportunity, *, kind: str, to_step:
                        to_phase=to_phase, to_status=to_status, actor=actor, at=at, reason=reason,
                        reason_code=reason_code, gates=gates, override_justification=override if overridden else None,
                        overridden=list(overridden) if overridden else None, lost_to_id=lost_to_id)
-    updated = session.execute(_MOVE, {**moved, "workspace_id_": opportunity.workspace_id,
-                                      "id_": opportunity.id, "version_": opportunity.version})
-    if updated.rowcount != 1:  # the row is locked, so this only guards against a broken lock
-        raise Conflict(f"Opportunity {opportunity.id} changed while it was being moved; retry.")
-    session.execute(_RECORD_MOVE, history)
+    read_at = opportunity.version
     for name, value in moved.items():
         set_committed_value(opportunity, name, value)
+    moved["blocking"] = blocking(opportunity)
+    updated = session.execute(_MOVE, {**moved, "workspace_id_": opportunity.workspace_id,
+                                      "id_": opportunity.id, "version_": read_at})
+    if updated.rowcount != 1:  # the row is locked, so this only guards against a broken lock
+        raise Conflict(f"Opportunity {opportunity.id} changed while it was being moved; retry.")
+    set_committed_value(opportunity, "blocking", moved["blocking"])
+    mark_judged(opportunity)
+    session.execute(_RECORD_MOVE, history)
     data = {"kind": kind, "from": origin, "to": {"step": to_step, "phase": to_phase, "status": to_status},
             "reason": reason, "reason_code": reason_code, "gates": gates, "overridden": list(overridden),
             "override_justification": history["override_justification"],

@@ -11,7 +11,6 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 from uuid6 import uuid7
 
-import app.opportunities.blockers  # noqa: F401  (keeps each changed deal's blocking codes as it commits)
 from app.accounts.models import Account
 from app.accounts.schemas import AccountCreate
 from app.accounts.service import account_named, get_account
@@ -26,6 +25,7 @@ from app.errors import Conflict, Forbidden, GateBlocked, InvalidInput, NotFound
 from app.etags import check_if_match
 from app.identity.policy import LEADS, may_assign, visible_owners
 from app.metrics import MOVES, OVERRIDES, REFUSALS, on_commit
+from app.opportunities.blockers import blocking_codes  # also keeps each changed deal's codes as it commits
 from app.opportunities.changes import (Refusal, announce, change_deal, move_deal, note_deal, open_deals, refuse_move,
                                        shown)
 from app.opportunities.document import facts_of
@@ -232,7 +232,8 @@ def apply_move(session: Session, caller: Caller, opportunity: Opportunity, defin
               reason=reason.strip() if reason else None,
               reason_code=reason_code if result.kind in OUTCOMES else None,
               gates=[g.as_dict() for g in result.gates], overridden=result.overridden,
-              override=override.strip() if override else None, lost_to_id=lost_to_id if competitor else None)
+              override=override.strip() if override else None, blocking=partial(blocking_codes, session),
+              lost_to_id=lost_to_id if competitor else None)
     on_commit(session, MOVES, definition.key, result.to_step, result.kind)
     for code in result.overridden:
         on_commit(session, OVERRIDES, code)
