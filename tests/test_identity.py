@@ -4,6 +4,10 @@ import os
 import stat
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -143,3 +147,50 @@ def test_bootstrap_writes_the_key_to_a_file_only_its_owner_reads(database_url: s
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     with TestClient(create_app(Settings(database_url=database_url))) as client:
         assert client.get("/v1/admin/users", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+
+
+@contextmanager
+def _stamps_held(app: FastAPI, prefix: str) -> Iterator[None]:
+    """Hold what a key's last-use stamp waits for: SQLite's write lock, or the key's row on PostgreSQL."""
+    database = app.state.database
+    if database.write_lock is not None:
+        with database.write_lock:
+            yield
+        return
+    with database.engine.connect() as connection:
+        connection.execute(select(ApiKey.id).where(ApiKey.prefix == prefix).with_for_update())
+        yield
+        connection.rollback()
+
+
+def test_requests_that_find_a_key_missing_at_once_share_one_lookup(app: FastAPI, workplace: Workplace) -> None:
+    """Fifteen requests with a key no longer cached, arriving while the first one's lookup waits to stamp the key's
+    last use, wait for that lookup instead of each making its own: the key is stamped once. A request with the
+    right prefix and a wrong secret among them is still refused."""
+    key = workplace.keys["rep.sam"]
+    prefix = split_key(key)[0]
+    wrong = key[:-6] + ("AAAAAA" if not key.endswith("AAAAAA") else "BBBBBB")
+    app.state.keys.clear()
+    stamps: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("UPDATE API_KEY"):
+            stamps.append(statement)
+
+    event.listen(app.state.database.engine, "before_cursor_execute", record)
+    try:
+        with TestClient(app) as client, ThreadPoolExecutor(16) as pool:
+            def ask(secret: str) -> int:
+                return client.get("/v1/opportunities", headers={"Authorization": f"Bearer {secret}"}).status_code
+
+            with _stamps_held(app, prefix):
+                asked = [pool.submit(ask, key) for _ in range(15)]
+                time.sleep(0.5)
+                refused = pool.submit(ask, wrong)
+                time.sleep(0.5)
+            answers = [done.result(timeout=30) for done in asked]
+            assert refused.result(timeout=30) == 401
+    finally:
+        event.remove(app.state.database.engine, "before_cursor_execute", record)
+    assert answers == [200] * 15
+    assert len(stamps) == 1, stamps
